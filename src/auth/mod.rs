@@ -1,0 +1,1 @@
+//! Registry v2 authentication (stub; being written).

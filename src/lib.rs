@@ -1,0 +1,5 @@
+//! reglogin: Docker-compatible registry login and credential management.
+
+pub mod auth;
+pub mod credentials;
+pub mod secret;

@@ -1,0 +1,557 @@
+//! `config.json`: where it lives, reading it, and changing it without losing anything.
+//!
+//! The document is kept as ordered raw JSON, so keys reglogin does not own (and `auths` entries
+//! it does not touch) survive a load/save unchanged. A file that cannot be read completely is an
+//! error and is never written. Changes go through [`update`], which holds the config lock,
+//! re-reads the file, applies the change, and writes only if something changed.
+
+mod format;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Map, Value};
+
+use crate::credentials::Credentials;
+use crate::secret::Secret;
+
+pub use format::{DOCKER_KEY_ORDER, to_docker_bytes};
+
+pub const CONFIG_FILE_NAME: &str = "config.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not valid JSON: {message} (line {line}, column {column}); fix the file or move it away, reglogin will not overwrite it"
+    )]
+    Syntax {
+        path: PathBuf,
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("{path}: {field}: {problem}; fix the file or move it away, reglogin will not overwrite it")]
+    Invalid {
+        path: PathBuf,
+        field: String,
+        problem: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("timed out after {}s waiting for {path}: another reglogin holds it", waited.as_secs())]
+    LockTimeout { path: PathBuf, waited: Duration },
+}
+
+/// The config directory: `--config DIR`, else `$DOCKER_CONFIG` (empty counts as unset), else
+/// `$HOME/.docker`.
+pub fn config_dir(override_dir: Option<&Path>) -> PathBuf {
+    if let Some(dir) = override_dir {
+        return dir.to_path_buf();
+    }
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => home_dir().join(".docker"),
+    }
+}
+
+pub fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// A loaded `config.json`.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    path: PathBuf,
+    document: Map<String, Value>,
+    exists: bool,
+}
+
+impl ConfigFile {
+    /// Reads and checks the file. A missing file is an empty config, as in Docker.
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ConfigFile::empty(path));
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let mut config = ConfigFile::parse(path, &bytes)?;
+        config.exists = true;
+        Ok(config)
+    }
+
+    pub fn empty(path: &Path) -> ConfigFile {
+        ConfigFile {
+            path: path.to_path_buf(),
+            document: Map::new(),
+            exists: false,
+        }
+    }
+
+    /// Parses file contents. Empty, whitespace-only and `null` are an empty config (Docker
+    /// accepts them); anything else must be one JSON object with the types Docker expects.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<ConfigFile, ConfigError> {
+        let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: syntax_message(&err),
+                line: err.line(),
+                column: err.column(),
+            })?
+        };
+        let document = match value {
+            Value::Null => Map::new(),
+            Value::Object(map) => map,
+            other => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    field: "top level".into(),
+                    problem: format!("expected a JSON object, found {}", kind(&other)),
+                });
+            }
+        };
+        let config = ConfigFile {
+            path: path.to_path_buf(),
+            document,
+            exists: false,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for field in ["credsStore", "currentContext"] {
+            if let Some(value) = self.document.get(field) {
+                if !value.is_string() {
+                    return Err(self.invalid(field, format!("expected a string, found {}", kind(value))));
+                }
+            }
+        }
+        if let Some(helpers) = self.document.get("credHelpers") {
+            let map = helpers.as_object().ok_or_else(|| {
+                self.invalid("credHelpers", format!("expected an object, found {}", kind(helpers)))
+            })?;
+            for (host, name) in map {
+                if !name.is_string() {
+                    return Err(self.invalid(
+                        &format!("credHelpers[\"{host}\"]"),
+                        format!("expected a helper name (string), found {}", kind(name)),
+                    ));
+                }
+            }
+        }
+        if let Some(auths) = self.document.get("auths") {
+            if auths.is_null() {
+                return Ok(());
+            }
+            let map = auths.as_object().ok_or_else(|| {
+                self.invalid("auths", format!("expected an object, found {}", kind(auths)))
+            })?;
+            for key in map.keys() {
+                self.decode_entry(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn invalid(&self, field: &str, problem: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            field: field.to_owned(),
+            problem,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn exists(&self) -> bool {
+        self.exists
+    }
+
+    pub fn document(&self) -> &Map<String, Value> {
+        &self.document
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut document = self.document.clone();
+        // Docker always writes `auths`, first.
+        if !document.get("auths").is_some_and(Value::is_object) {
+            document.remove("auths");
+            format::insert_top_level(&mut document, "auths", Value::Object(Map::new()));
+        }
+        to_docker_bytes(&document)
+    }
+
+    fn auths(&self) -> Option<&Map<String, Value>> {
+        self.document.get("auths").and_then(Value::as_object)
+    }
+
+    fn auths_mut(&mut self) -> &mut Map<String, Value> {
+        if !self.document.get("auths").is_some_and(Value::is_object) {
+            self.document.remove("auths");
+            format::insert_top_level(&mut self.document, "auths", Value::Object(Map::new()));
+        }
+        self.document
+            .get_mut("auths")
+            .and_then(Value::as_object_mut)
+            .expect("auths was just made an object")
+    }
+
+    /// Keys of `auths`, in file order.
+    pub fn auth_keys(&self) -> Vec<String> {
+        self.auths()
+            .map(|auths| auths.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    pub fn has_auth_entry(&self, key: &str) -> bool {
+        self.auths().is_some_and(|auths| auths.contains_key(key))
+    }
+
+    /// The credentials the file itself holds for `key` (the file store), if any.
+    pub fn file_credentials(&self, key: &str) -> Option<Credentials> {
+        self.decode_entry(key)
+            .ok()
+            .flatten()
+            .filter(|creds| !creds.is_empty())
+    }
+
+    fn decode_entry(&self, key: &str) -> Result<Option<Credentials>, ConfigError> {
+        let Some(entry) = self.auths().and_then(|auths| auths.get(key)) else {
+            return Ok(None);
+        };
+        let field = |name: &str| format!("auths[\"{key}\"]{name}");
+        let entry = entry.as_object().ok_or_else(|| {
+            self.invalid(&field(""), format!("expected an object, found {}", kind(entry)))
+        })?;
+        let string = |name: &str| -> Result<Option<String>, ConfigError> {
+            match entry.get(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text.clone())),
+                Some(other) => Err(self.invalid(
+                    &field(&format!(".{name}")),
+                    format!("expected a string, found {}", kind(other)),
+                )),
+            }
+        };
+        let mut creds = Credentials::default();
+        if let Some(username) = string("username")? {
+            creds.username = username;
+        }
+        if let Some(password) = string("password")? {
+            creds.password = Secret::new(password);
+        }
+        if let Some(auth) = string("auth")?.filter(|auth| !auth.is_empty()) {
+            let (username, password) = decode_auth(&auth)
+                .map_err(|problem| self.invalid(&field(".auth"), problem.to_owned()))?;
+            creds.username = username;
+            creds.password = password;
+        }
+        creds.identity_token = string("identitytoken")?
+            .filter(|token| !token.is_empty())
+            .map(Secret::new);
+        creds.registry_token = string("registrytoken")?
+            .filter(|token| !token.is_empty())
+            .map(Secret::new);
+        string("email")?;
+        string("serveraddress")?;
+        Ok(Some(creds))
+    }
+
+    /// Saves credentials in the file store: base64 `user:password` in `auth`, the identity token
+    /// beside it. Fields of the entry that are not credentials (`email`, unknown ones) are kept.
+    pub fn set_file_credentials(&mut self, key: &str, creds: &Credentials) {
+        let mut entry = self.entry_without_credentials(key);
+        let mut fields = Map::new();
+        if !creds.username.is_empty() || !creds.password.is_empty() {
+            let plain = Secret::new(format!("{}:{}", creds.username, creds.password.expose()));
+            fields.insert("auth".into(), Value::String(BASE64.encode(plain.expose())));
+        }
+        if let Some(email) = entry.remove("email") {
+            fields.insert("email".into(), email);
+        }
+        if let Some(token) = &creds.identity_token {
+            fields.insert("identitytoken".into(), Value::String(token.expose().to_owned()));
+        }
+        if let Some(token) = &creds.registry_token {
+            fields.insert("registrytoken".into(), Value::String(token.expose().to_owned()));
+        }
+        fields.extend(entry);
+        format::insert_sorted(self.auths_mut(), key, Value::Object(fields));
+    }
+
+    /// Marks `key` as held by a credential helper: Docker keeps an entry with no credentials in
+    /// it (`{}`), which is how other tools learn that the registry has a login.
+    pub fn set_helper_placeholder(&mut self, key: &str) {
+        let entry = self.entry_without_credentials(key);
+        format::insert_sorted(self.auths_mut(), key, Value::Object(entry));
+    }
+
+    fn entry_without_credentials(&self, key: &str) -> Map<String, Value> {
+        let mut entry = self
+            .auths()
+            .and_then(|auths| auths.get(key))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for field in [
+            "auth",
+            "username",
+            "password",
+            "identitytoken",
+            "registrytoken",
+            "serveraddress",
+        ] {
+            entry.shift_remove(field);
+        }
+        entry
+    }
+
+    /// Removes `key` from `auths`; true if it was there.
+    pub fn remove_auth(&mut self, key: &str) -> bool {
+        match self.document.get_mut("auths").and_then(Value::as_object_mut) {
+            Some(auths) => auths.shift_remove(key).is_some(),
+            None => false,
+        }
+    }
+
+    pub fn creds_store(&self) -> Option<&str> {
+        self.document
+            .get("credsStore")
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+    }
+
+    pub fn set_creds_store(&mut self, name: &str) {
+        format::insert_top_level(&mut self.document, "credsStore", Value::String(name.into()));
+    }
+
+    /// The helper `credHelpers` names for `key`, if any.
+    pub fn cred_helper(&self, key: &str) -> Option<&str> {
+        self.document
+            .get("credHelpers")
+            .and_then(Value::as_object)
+            .and_then(|helpers| helpers.get(key))
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+    }
+
+    pub fn cred_helpers(&self) -> Vec<(String, String)> {
+        self.document
+            .get("credHelpers")
+            .and_then(Value::as_object)
+            .map(|helpers| {
+                helpers
+                    .iter()
+                    .filter_map(|(host, name)| Some((host.clone(), name.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Docker detects a default store only for a config with no auth information at all.
+    pub fn has_auth_information(&self) -> bool {
+        self.creds_store().is_some()
+            || self
+                .document
+                .get("credHelpers")
+                .and_then(Value::as_object)
+                .is_some_and(|helpers| !helpers.is_empty())
+            || self.auths().is_some_and(|auths| !auths.is_empty())
+    }
+}
+
+/// Decodes an `auth` value as Docker does: standard base64 of `user:password`, split at the first
+/// colon, NULs trimmed from the password.
+pub fn decode_auth(auth: &str) -> Result<(String, Secret), &'static str> {
+    let decoded = Secret::new(
+        String::from_utf8(
+            BASE64
+                .decode(auth)
+                .map_err(|_| "not valid base64 (expected base64 of user:password)")?,
+        )
+        .map_err(|_| "decodes to bytes that are not UTF-8")?,
+    );
+    let (username, password) = decoded
+        .expose()
+        .split_once(':')
+        .ok_or("decodes to a value without ':' (expected base64 of user:password)")?;
+    if username.is_empty() {
+        return Err("decodes to an empty username");
+    }
+    Ok((
+        username.to_owned(),
+        Secret::new(password.trim_matches('\0')),
+    ))
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn syntax_message(err: &serde_json::Error) -> String {
+    // serde_json appends " at line L column C" itself; the error names them separately.
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(index) => text[..index].to_owned(),
+        None => text,
+    }
+}
+
+/// Read-modify-write under the config lock. The file is re-read under the lock, so concurrent
+/// writers each see the others' changes; it is written only if `change` changed the document.
+pub fn update<T, E>(
+    path: &Path,
+    change: impl FnOnce(&mut ConfigFile) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<ConfigError>,
+{
+    let target = write::resolve_target(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Some(dir) = target.parent() {
+        write::ensure_dir(dir)?;
+    }
+    let _lock = write::ConfigLock::acquire(&target)?;
+    let mut config = ConfigFile::load(path)?;
+    let before = config.document.clone();
+    let result = change(&mut config)?;
+    if config.document != before || (!config.exists && !config.document.is_empty()) {
+        write::replace_file(&target, &config.to_bytes())?;
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+        ConfigFile::parse(Path::new("/x/config.json"), text.as_bytes())
+    }
+
+    #[test]
+    fn empty_and_null_files_are_empty_configs() {
+        for text in ["", "  \n", "null", "{}"] {
+            let config = parse(text).unwrap();
+            assert!(!config.has_auth_information(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn bad_files_name_the_place_and_the_problem() {
+        let cases: &[(&str, &str)] = &[
+            ("{\n\"auths\": {", "line 2, column 10"),
+            ("[]", "top level: expected a JSON object, found an array"),
+            ("{} xyz", "trailing characters (line 1, column 4)"),
+            (r#"{"auths": []}"#, "auths: expected an object, found an array"),
+            (r#"{"auths": {"r": 1}}"#, "auths[\"r\"]: expected an object"),
+            (r#"{"auths": {"r": {"auth": 5}}}"#, "auths[\"r\"].auth: expected a string"),
+            (r#"{"auths": {"r": {"auth": "!!"}}}"#, "auths[\"r\"].auth: not valid base64"),
+            (r#"{"auths": {"r": {"auth": "YWxpY2U="}}}"#, "without ':'"),
+            (r#"{"auths": {"r": {"auth": "OnB3"}}}"#, "empty username"),
+            (r#"{"credsStore": 3}"#, "credsStore: expected a string"),
+            (r#"{"credHelpers": {"h": true}}"#, "credHelpers[\"h\"]"),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).unwrap_err().to_string();
+            assert!(message.contains(expected), "{text}: {message}");
+            assert!(message.contains("/x/config.json"), "{message}");
+        }
+    }
+
+    #[test]
+    fn auth_entries_decode_as_docker_decodes_them() {
+        let config = parse(
+            r#"{"auths": {
+                "a": {"auth": "YWxpY2U6d29uZGVybGFuZA=="},
+                "b": {"username": "bob", "password": "pw"},
+                "c": {"auth": "YWxpY2U6cHcAAA==", "username": "ignored"},
+                "d": {"auth": "YWxpY2U6", "identitytoken": "tok"},
+                "e": {}
+            }}"#,
+        )
+        .unwrap();
+        let a = config.file_credentials("a").unwrap();
+        assert_eq!((a.username.as_str(), a.password.expose()), ("alice", "wonderland"));
+        let b = config.file_credentials("b").unwrap();
+        assert_eq!((b.username.as_str(), b.password.expose()), ("bob", "pw"));
+        let c = config.file_credentials("c").unwrap();
+        assert_eq!((c.username.as_str(), c.password.expose()), ("alice", "pw"));
+        let d = config.file_credentials("d").unwrap();
+        assert_eq!(d.identity_token.unwrap().expose(), "tok");
+        assert!(config.file_credentials("e").is_none());
+        assert!(config.has_auth_entry("e"));
+    }
+
+    #[test]
+    fn saving_credentials_keeps_order_and_unknown_fields() {
+        let mut config = parse(
+            r#"{"zeta": 1, "auths": {"b": {"email": "e@x", "x-note": 1, "auth": "YWxpY2U6eA=="}}, "alpha": [1.50]}"#,
+        )
+        .unwrap();
+        config.set_file_credentials("b", &Credentials::basic("bob", "pw"));
+        config.set_file_credentials("a", &Credentials::basic("alice", "wonderland"));
+        config.set_helper_placeholder("c");
+        let text = String::from_utf8(config.to_bytes()).unwrap();
+        let expected = "{\n\t\"zeta\": 1,\n\t\"auths\": {\n\t\t\"a\": {\n\t\t\t\"auth\": \"YWxpY2U6d29uZGVybGFuZA==\"\n\t\t},\n\t\t\"b\": {\n\t\t\t\"auth\": \"Ym9iOnB3\",\n\t\t\t\"email\": \"e@x\",\n\t\t\t\"x-note\": 1\n\t\t},\n\t\t\"c\": {}\n\t},\n\t\"alpha\": [\n\t\t1.50\n\t]\n}";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn identity_tokens_are_saved_with_an_empty_password() {
+        let mut config = parse("").unwrap();
+        let creds = Credentials {
+            username: "alice".into(),
+            identity_token: Some(Secret::new("rt-1")),
+            ..Credentials::default()
+        };
+        config.set_file_credentials("r", &creds);
+        let text = String::from_utf8(config.to_bytes()).unwrap();
+        assert!(text.contains("\"auth\": \"YWxpY2U6\""), "{text}");
+        assert!(text.contains("\"identitytoken\": \"rt-1\""), "{text}");
+    }
+
+    #[test]
+    fn a_docker_hub_login_sorts_like_docker() {
+        let mut config = parse(r#"{"auths": {"127.0.0.1:5001": {}}}"#).unwrap();
+        config.set_helper_placeholder(crate::address::DOCKER_HUB_KEY);
+        assert_eq!(
+            config.auth_keys(),
+            ["127.0.0.1:5001", crate::address::DOCKER_HUB_KEY]
+        );
+    }
+}

@@ -100,9 +100,7 @@ pub fn logout_keys(server: Option<&str>) -> Vec<String> {
 /// first `/` when it looks like a host (has `.` or `:`, or is `localhost`), else Docker Hub.
 pub fn image_domain(image: &str) -> &str {
     match image.split_once('/') {
-        Some((first, _))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
             first
         }
         _ => "docker.io",
@@ -129,15 +127,43 @@ mod tests {
         (None, DOCKER_HUB_KEY, "registry-1.docker.io"),
         (Some(""), DOCKER_HUB_KEY, "registry-1.docker.io"),
         (Some("docker.io"), DOCKER_HUB_KEY, "registry-1.docker.io"),
-        (Some("https://index.docker.io/v1/"), DOCKER_HUB_KEY, "registry-1.docker.io"),
-        (Some("https://index.docker.io/v1"), DOCKER_HUB_KEY, "registry-1.docker.io"),
-        (Some("index.docker.io"), DOCKER_HUB_KEY, "registry-1.docker.io"),
-        (Some("registry-1.docker.io"), DOCKER_HUB_KEY, "registry-1.docker.io"),
-        (Some("https://registry-1.docker.io/v2/"), DOCKER_HUB_KEY, "registry-1.docker.io"),
-        (Some("https://foo.example:443/x/y"), "foo.example:443", "foo.example:443"),
+        (
+            Some("https://index.docker.io/v1/"),
+            DOCKER_HUB_KEY,
+            "registry-1.docker.io",
+        ),
+        (
+            Some("https://index.docker.io/v1"),
+            DOCKER_HUB_KEY,
+            "registry-1.docker.io",
+        ),
+        (
+            Some("index.docker.io"),
+            DOCKER_HUB_KEY,
+            "registry-1.docker.io",
+        ),
+        (
+            Some("registry-1.docker.io"),
+            DOCKER_HUB_KEY,
+            "registry-1.docker.io",
+        ),
+        (
+            Some("https://registry-1.docker.io/v2/"),
+            DOCKER_HUB_KEY,
+            "registry-1.docker.io",
+        ),
+        (
+            Some("https://foo.example:443/x/y"),
+            "foo.example:443",
+            "foo.example:443",
+        ),
         (Some("foo:5000"), "foo:5000", "foo:5000"),
         (Some("https://foo:5000/"), "foo:5000", "foo:5000"),
-        (Some("http://127.0.0.1:5001/"), "127.0.0.1:5001", "127.0.0.1:5001"),
+        (
+            Some("http://127.0.0.1:5001/"),
+            "127.0.0.1:5001",
+            "127.0.0.1:5001",
+        ),
         (Some("127.0.0.1:5001"), "127.0.0.1:5001", "127.0.0.1:5001"),
         (Some("ghcr.io"), "ghcr.io", "ghcr.io"),
         (Some("ghcr.io/owner/repo"), "ghcr.io", "ghcr.io"),

@@ -6,6 +6,10 @@
 
 pub mod address;
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod credentials;
+mod gojson;
+pub mod helper_protocol;
 pub mod secret;
+pub mod store;

@@ -42,21 +42,7 @@ pub fn to_docker_bytes(document: &Map<String, Value>) -> Vec<u8> {
     document
         .serialize(&mut serializer)
         .expect("serialising a JSON value into memory cannot fail");
-    go_html_escape(out)
-}
-
-/// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings. Outside strings JSON has
-/// none of these characters, so a plain substitution over the whole text is exact.
-fn go_html_escape(bytes: Vec<u8>) -> Vec<u8> {
-    let text = String::from_utf8(bytes).expect("serde_json writes UTF-8");
-    if !text.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return text.into_bytes();
-    }
-    text.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+    crate::gojson::escape_like_go(String::from_utf8(out).expect("serde_json writes UTF-8"))
         .into_bytes()
 }
 
@@ -111,7 +97,8 @@ mod tests {
 
     #[test]
     fn writes_the_82_bytes_docker_writes() {
-        let document = object(json!({"auths": {"127.0.0.1:5001": {"auth": "YWxpY2U6d29uZGVybGFuZA=="}}}));
+        let document =
+            object(json!({"auths": {"127.0.0.1:5001": {"auth": "YWxpY2U6d29uZGVybGFuZA=="}}}));
         let bytes = to_docker_bytes(&document);
         let expected = "{\n\t\"auths\": {\n\t\t\"127.0.0.1:5001\": {\n\t\t\t\"auth\": \"YWxpY2U6d29uZGVybGFuZA==\"\n\t\t}\n\t}\n}";
         assert_eq!(String::from_utf8(bytes.clone()).unwrap(), expected);

@@ -38,7 +38,9 @@ pub enum ConfigError {
         line: usize,
         column: usize,
     },
-    #[error("{path}: {field}: {problem}; fix the file or move it away, reglogin will not overwrite it")]
+    #[error(
+        "{path}: {field}: {problem}; fix the file or move it away, reglogin will not overwrite it"
+    )]
     Invalid {
         path: PathBuf,
         field: String,
@@ -143,15 +145,20 @@ impl ConfigFile {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for field in ["credsStore", "currentContext"] {
-            if let Some(value) = self.document.get(field) {
-                if !value.is_string() {
-                    return Err(self.invalid(field, format!("expected a string, found {}", kind(value))));
-                }
+            if let Some(value) = self.document.get(field)
+                && !value.is_string()
+            {
+                return Err(
+                    self.invalid(field, format!("expected a string, found {}", kind(value)))
+                );
             }
         }
         if let Some(helpers) = self.document.get("credHelpers") {
             let map = helpers.as_object().ok_or_else(|| {
-                self.invalid("credHelpers", format!("expected an object, found {}", kind(helpers)))
+                self.invalid(
+                    "credHelpers",
+                    format!("expected an object, found {}", kind(helpers)),
+                )
             })?;
             for (host, name) in map {
                 if !name.is_string() {
@@ -167,7 +174,10 @@ impl ConfigFile {
                 return Ok(());
             }
             let map = auths.as_object().ok_or_else(|| {
-                self.invalid("auths", format!("expected an object, found {}", kind(auths)))
+                self.invalid(
+                    "auths",
+                    format!("expected an object, found {}", kind(auths)),
+                )
             })?;
             for key in map.keys() {
                 self.decode_entry(key)?;
@@ -246,7 +256,10 @@ impl ConfigFile {
         };
         let field = |name: &str| format!("auths[\"{key}\"]{name}");
         let entry = entry.as_object().ok_or_else(|| {
-            self.invalid(&field(""), format!("expected an object, found {}", kind(entry)))
+            self.invalid(
+                &field(""),
+                format!("expected an object, found {}", kind(entry)),
+            )
         })?;
         let string = |name: &str| -> Result<Option<String>, ConfigError> {
             match entry.get(name) {
@@ -295,10 +308,16 @@ impl ConfigFile {
             fields.insert("email".into(), email);
         }
         if let Some(token) = &creds.identity_token {
-            fields.insert("identitytoken".into(), Value::String(token.expose().to_owned()));
+            fields.insert(
+                "identitytoken".into(),
+                Value::String(token.expose().to_owned()),
+            );
         }
         if let Some(token) = &creds.registry_token {
-            fields.insert("registrytoken".into(), Value::String(token.expose().to_owned()));
+            fields.insert(
+                "registrytoken".into(),
+                Value::String(token.expose().to_owned()),
+            );
         }
         fields.extend(entry);
         format::insert_sorted(self.auths_mut(), key, Value::Object(fields));
@@ -333,7 +352,11 @@ impl ConfigFile {
 
     /// Removes `key` from `auths`; true if it was there.
     pub fn remove_auth(&mut self, key: &str) -> bool {
-        match self.document.get_mut("auths").and_then(Value::as_object_mut) {
+        match self
+            .document
+            .get_mut("auths")
+            .and_then(Value::as_object_mut)
+        {
             Some(auths) => auths.shift_remove(key).is_some(),
             None => false,
         }
@@ -477,10 +500,19 @@ mod tests {
             ("{\n\"auths\": {", "line 2, column 10"),
             ("[]", "top level: expected a JSON object, found an array"),
             ("{} xyz", "trailing characters (line 1, column 4)"),
-            (r#"{"auths": []}"#, "auths: expected an object, found an array"),
+            (
+                r#"{"auths": []}"#,
+                "auths: expected an object, found an array",
+            ),
             (r#"{"auths": {"r": 1}}"#, "auths[\"r\"]: expected an object"),
-            (r#"{"auths": {"r": {"auth": 5}}}"#, "auths[\"r\"].auth: expected a string"),
-            (r#"{"auths": {"r": {"auth": "!!"}}}"#, "auths[\"r\"].auth: not valid base64"),
+            (
+                r#"{"auths": {"r": {"auth": 5}}}"#,
+                "auths[\"r\"].auth: expected a string",
+            ),
+            (
+                r#"{"auths": {"r": {"auth": "!!"}}}"#,
+                "auths[\"r\"].auth: not valid base64",
+            ),
             (r#"{"auths": {"r": {"auth": "YWxpY2U="}}}"#, "without ':'"),
             (r#"{"auths": {"r": {"auth": "OnB3"}}}"#, "empty username"),
             (r#"{"credsStore": 3}"#, "credsStore: expected a string"),
@@ -506,7 +538,10 @@ mod tests {
         )
         .unwrap();
         let a = config.file_credentials("a").unwrap();
-        assert_eq!((a.username.as_str(), a.password.expose()), ("alice", "wonderland"));
+        assert_eq!(
+            (a.username.as_str(), a.password.expose()),
+            ("alice", "wonderland")
+        );
         let b = config.file_credentials("b").unwrap();
         assert_eq!((b.username.as_str(), b.password.expose()), ("bob", "pw"));
         let c = config.file_credentials("c").unwrap();

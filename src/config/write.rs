@@ -189,7 +189,12 @@ mod tests {
         let target = resolve_target(&link).unwrap();
         assert_eq!(target, real);
         replace_file(&target, b"{}").unwrap();
-        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(fs::read(&link).unwrap(), b"{}");
         fs::remove_dir_all(dir).unwrap();
     }

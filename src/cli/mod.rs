@@ -1,0 +1,85 @@
+//! The command line: flags, prompts, messages and exit codes, as `docker login` / `docker logout`
+//! have them. Library errors are rendered here, once, on stderr.
+
+mod get;
+mod list;
+mod login;
+mod logout;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "reglogin",
+    version,
+    about = "Log in to container registries and manage their credentials, as Docker does"
+)]
+struct Cli {
+    /// Location of the client config files (default: $DOCKER_CONFIG or ~/.docker)
+    #[arg(long, global = true, value_name = "DIR")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Verify credentials against a registry and save them
+    Login(login::LoginArgs),
+    /// Remove a registry's credentials
+    Logout(logout::LogoutArgs),
+    /// Print the credentials Docker would use for a registry (helper-protocol JSON)
+    Get(get::GetArgs),
+    /// List every registry with stored credentials (never the secrets)
+    List(list::ListArgs),
+}
+
+/// A failure already phrased for the user; an empty message has been reported already.
+pub struct CliError(String);
+
+impl CliError {
+    /// Exit 1 without a further message.
+    pub fn silent() -> CliError {
+        CliError(String::new())
+    }
+}
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(err: E) -> Self {
+        CliError(err.to_string())
+    }
+}
+
+pub fn run(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() { 1 } else { 0 };
+        }
+    };
+    let config_path = reglogin_config_path(cli.config.as_deref());
+    let result = match cli.command {
+        Command::Login(args) => login::run(args, &config_path),
+        Command::Logout(args) => logout::run(args, &config_path),
+        Command::Get(args) => get::run(args, &config_path),
+        Command::List(args) => list::run(args, &config_path),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(CliError(message)) => {
+            if !message.is_empty() {
+                eprintln!("{message}");
+            }
+            1
+        }
+    }
+}
+
+fn reglogin_config_path(config_dir: Option<&std::path::Path>) -> PathBuf {
+    crate::config::config_dir(config_dir).join(crate::config::CONFIG_FILE_NAME)
+}

@@ -1,0 +1,27 @@
+//! Go's `encoding/json` output conventions, which every file and message reglogin shares with
+//! Docker's tools must follow to be byte-identical: `<`, `>`, `&`, U+2028 and U+2029 escaped.
+
+/// Applies Go's HTML-safe escaping to serialised JSON. Outside strings JSON contains none of
+/// these characters, so substituting over the whole text is exact.
+pub fn escape_like_go(json: String) -> String {
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json;
+    }
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_what_go_escapes() {
+        assert_eq!(
+            super::escape_like_go(r#"{"Username":"<token>","x":"a&b"}"#.into()),
+            r#"{"Username":"\u003ctoken\u003e","x":"a\u0026b"}"#
+        );
+        assert_eq!(super::escape_like_go("{}".into()), "{}");
+    }
+}

@@ -106,7 +106,17 @@ pub fn replace_file(target: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "config.json".to_owned());
-    let temp_path = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    // Unique per process and per call: threads of one library user may save at once (they
+    // serialise on the lock, but a crashed writer's leftover must not block the next one).
+    static NEXT_TEMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let sequence = NEXT_TEMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    let temp_path = dir.join(format!(
+        ".{file_name}.{}.{sequence}.{nanos}.tmp",
+        std::process::id()
+    ));
 
     let result = (|| {
         let mut temp = OpenOptions::new()

@@ -181,23 +181,37 @@ pub fn login(
     };
     match session.attempt(&format!("https://{authority}/v2/")) {
         Ok(outcome) => Ok(outcome),
-        Err(Failure::Unreachable(_)) if plain_http_allowed(host, opts) => session
+        Err(Failure::Unreachable { .. }) if plain_http_allowed(host, opts) => session
             .attempt(&format!("http://{authority}/v2/"))
             .map_err(Failure::into_error),
+        Err(Failure::Unreachable {
+            error: AuthError::Transport { url, reason },
+            plain_http: true,
+        }) => Err(AuthError::Transport {
+            url,
+            reason: format!(
+                "{reason} (the registry serves plain HTTP, which is allowed only on this \
+                 machine or with --insecure)"
+            ),
+        }),
         Err(failure) => Err(failure.into_error()),
     }
 }
 
 /// How an endpoint attempt failed: only an unreachable HTTPS endpoint may fall back to HTTP.
 enum Failure {
-    Unreachable(AuthError),
+    Unreachable {
+        error: AuthError,
+        /// The server answered the TLS hello in plain HTTP.
+        plain_http: bool,
+    },
     Final(AuthError),
 }
 
 impl Failure {
     fn into_error(self) -> AuthError {
         match self {
-            Failure::Unreachable(err) | Failure::Final(err) => err,
+            Failure::Unreachable { error, .. } | Failure::Final(error) => error,
         }
     }
 }
@@ -301,10 +315,13 @@ impl Session<'_> {
                 reason,
             }),
             failure @ (TransportFailure::NotTls | TransportFailure::Other(_)) => {
-                Failure::Unreachable(AuthError::Transport {
-                    url: url.to_owned(),
-                    reason: failure.reason(),
-                })
+                Failure::Unreachable {
+                    plain_http: matches!(failure, TransportFailure::NotTls),
+                    error: AuthError::Transport {
+                        url: url.to_owned(),
+                        reason: failure.reason(),
+                    },
+                }
             }
         }
     }

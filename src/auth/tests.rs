@@ -74,7 +74,7 @@ impl Drop for TempDir {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 fn server_tls(require_client_cert: bool) -> Arc<rustls::ServerConfig> {

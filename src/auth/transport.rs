@@ -123,11 +123,11 @@ pub fn is_loopback_host(host: &str) -> bool {
 }
 
 /// The crypto provider for every TLS connection: the process default if one is installed,
-/// otherwise aws-lc-rs (rustls' default).
+/// otherwise ring, the one provider this crate builds rustls with.
 fn crypto_provider() -> Arc<CryptoProvider> {
     CryptoProvider::get_default()
         .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
 }
 
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, AuthError> {
@@ -297,8 +297,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client using the proxy the environment names (`HTTPS_PROXY`, `NO_PROXY`, …).
     pub fn new(opts: &TransportOptions, tls: TlsConfig) -> Client {
-        let env_proxy = Proxy::try_from_env();
+        Client::with_proxy(opts, tls, Proxy::try_from_env())
+    }
+
+    pub fn with_proxy(opts: &TransportOptions, tls: TlsConfig, env_proxy: Option<Proxy>) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(opts.user_agent.as_str())
@@ -516,6 +520,27 @@ mod tests {
         );
         assert_eq!(opts.certs_dirs[0], PathBuf::from("/etc/docker/certs.d"));
         assert!(opts.ca_files.is_empty());
+    }
+
+    #[test]
+    fn loopback_targets_bypass_the_proxy() {
+        let opts = TransportOptions::default();
+        let proxy = Proxy::new("http://127.0.0.1:1").unwrap();
+        let client = Client::with_proxy(&opts, TlsConfig::default(), Some(proxy));
+        for url in [
+            "http://127.0.0.1:5000/v2/",
+            "https://localhost/v2/",
+            "https://[::1]:5000/token",
+        ] {
+            assert!(matches!(client.proxy_override(url), Some(None)), "{url}");
+        }
+        assert!(
+            client
+                .proxy_override("https://registry.example.com/v2/")
+                .is_none()
+        );
+        let direct = Client::with_proxy(&opts, TlsConfig::default(), None);
+        assert!(direct.proxy_override("http://127.0.0.1:5000/v2/").is_none());
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
         && let Some(stored) = stored.as_ref().filter(|creds| can_reuse(creds))
     {
         eprintln!(
-            "Authenticating with existing credentials... [Username: {}]",
+            "Authenticating with existing credentials... [Username: {}]\n\n Info -> To login with a different account, run 'docker logout' followed by 'docker login'\n\n",
             stored.username
         );
         match auth::login(&address.host, stored, &transport) {

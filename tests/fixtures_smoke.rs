@@ -158,7 +158,7 @@ fn rustls_get(port: u16, host: &str, ca: Option<&std::path::Path>) -> Result<Str
             roots.add(cert.unwrap()).unwrap();
         }
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -485,3 +485,159 @@ fn concurrent_logins_keep_every_entry() {
         assert!(auths.contains_key(&registry.addr()));
     }
 }
+
+/// Runs reglogin under a pseudo-terminal (util-linux `script`), typing each line of `typed`
+/// after a pause, as a person at a terminal would. Returns everything the terminal showed.
+fn run_on_terminal(sandbox: &Sandbox, args: &str, typed: &[&str]) -> String {
+    use std::io::Write;
+    let script = common::require_program("script");
+    let command_line = format!("{} {args}", env!("CARGO_BIN_EXE_reglogin"));
+    let mut command = std::process::Command::new(script);
+    sandbox.apply_env(&mut command);
+    command
+        .args(["-q", "-e", "-c", &command_line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for line in typed {
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_terminal_gets_prompts_and_the_password_is_not_echoed() {
+    let registry = Registry::htpasswd(&[ALICE]);
+    let sandbox = Sandbox::new();
+    let screen = run_on_terminal(
+        &sandbox,
+        &format!("login {}", registry.addr()),
+        &["alice", "wonderland"],
+    );
+    assert!(screen.contains("Username: alice"), "{screen:?}");
+    assert!(screen.contains("Password: "), "{screen:?}");
+    assert!(screen.contains("Login Succeeded"), "{screen:?}");
+    assert!(
+        !screen.contains("wonderland"),
+        "the password was echoed: {screen:?}"
+    );
+
+    // With a stored user whose password no longer works, the prompt offers the stored name and
+    // an empty answer takes it.
+    sandbox.write_config(&format!(
+        r#"{{"auths": {{"{}": {{"auth": "YWxpY2U6b2xk"}}}}}}"#,
+        registry.addr()
+    ));
+    let screen = run_on_terminal(
+        &sandbox,
+        &format!("login {}", registry.addr()),
+        &["", "wonderland"],
+    );
+    assert!(
+        screen.contains("Stored credentials invalid or expired"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("Username (alice): "), "{screen:?}");
+    assert!(screen.contains("Login Succeeded"), "{screen:?}");
+    assert!(sandbox.read_config().contains("YWxpY2U6d29uZGVybGFuZA=="));
+}
+
+#[test]
+fn the_config_flag_and_docker_config_choose_the_directory() {
+    let registry = Registry::htpasswd(&[ALICE]);
+    let sandbox = Sandbox::new();
+    let elsewhere = sandbox.home().join("ci-config");
+    let output = sandbox.run(
+        &[
+            "--config",
+            elsewhere.to_str().unwrap(),
+            "login",
+            "-u",
+            "alice",
+            "--password-stdin",
+            &registry.addr(),
+        ],
+        Some("wonderland"),
+    );
+    assert_success(&output);
+    assert!(elsewhere.join("config.json").exists());
+    assert!(!sandbox.config_path().exists());
+
+    // DOCKER_CONFIG (which Sandbox sets) is used when there is no flag; an empty one is unset.
+    let mut command = sandbox.cmd(&["login", "-u", "alice", "--password-stdin", &registry.addr()]);
+    command.env("DOCKER_CONFIG", "");
+    let output = common::sandbox::run_with_timeout(
+        command,
+        Some(b"wonderland"),
+        std::time::Duration::from_secs(60),
+    );
+    assert_success(&output);
+    assert!(sandbox.home().join(".docker/config.json").exists());
+}
+
+/// A registry that accepts connections and answers garbage, or nothing at all.
+fn broken_registry(reply: &'static [u8]) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer);
+                if reply.is_empty() {
+                    std::thread::sleep(std::time::Duration::from_secs(30));
+                } else {
+                    let _ = stream.write_all(reply);
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_registry_answering_garbage_or_nothing_gets_a_clear_error() {
+    let sandbox = Sandbox::new();
+    let garbage = broken_registry(b"this is not HTTP\r\n\r\n");
+    let output = login(&sandbox, &garbage.to_string(), "alice", "wonderland");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&garbage.to_string()),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!sandbox.config_path().exists());
+
+    let silent = broken_registry(b"");
+    let mut command = sandbox.cmd(&[
+        "login",
+        "-u",
+        "alice",
+        "--password-stdin",
+        &silent.to_string(),
+    ]);
+    command.env("REGLOGIN_HTTP_TIMEOUT", "1");
+    let started = std::time::Instant::now();
+    let output = common::sandbox::run_with_timeout(
+        command,
+        Some(b"wonderland"),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(&silent.to_string()),
+        "{}",
+        stderr(&output)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

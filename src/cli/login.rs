@@ -52,6 +52,10 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
         allow_plain_http: args.insecure,
         ..TransportOptions::default()
     };
+    let transport = TransportOptions {
+        timeout: crate::seconds_from_env("REGLOGIN_HTTP_TIMEOUT", transport.timeout),
+        ..transport
+    };
     let store_options = StoreOptions::default();
     let config = ConfigFile::load(config_path)?;
 

@@ -45,13 +45,11 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        let seconds = std::env::var("REGLOGIN_HELPER_TIMEOUT")
-            .ok()
-            .and_then(|value| value.trim().parse::<f64>().ok())
-            .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
-            .unwrap_or(60.0);
         StoreOptions {
-            helper_timeout: Duration::from_secs_f64(seconds),
+            helper_timeout: crate::seconds_from_env(
+                "REGLOGIN_HELPER_TIMEOUT",
+                Duration::from_secs(60),
+            ),
         }
     }
 }
@@ -98,8 +96,21 @@ pub fn detect_default_store() -> Option<String> {
     };
     candidates
         .iter()
+        .filter(|name| **name != "secretservice" || session_bus_reachable())
         .find(|name| find_program(&format!("docker-credential-{name}")).is_some())
         .map(|name| (*name).to_owned())
+}
+
+/// The Secret Service lives on the session D-Bus. Without one (a server, a container, CI) Docker
+/// still picks `secretservice` and every login fails with "Cannot autolaunch D-Bus without X11
+/// $DISPLAY" (cli#7148); reglogin then falls back to the next store.
+fn session_bus_reachable() -> bool {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|address| !address.is_empty()) {
+        return true;
+    }
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|dir| !dir.is_empty())
+        .is_some_and(|dir| PathBuf::from(dir).join("bus").exists())
 }
 
 fn pass_store_initialised() -> bool {

@@ -10,13 +10,7 @@ use common::{Registry, Sandbox, TokenServer};
 const ALICE: (&str, &str) = ("alice", "wonderland");
 
 fn check(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::assert_success(&output);
     output
 }
 

@@ -5,28 +5,10 @@
 mod common;
 
 use std::fs;
-use std::process::Output;
 
-use common::{Registry, Sandbox};
+use common::{Registry, Sandbox, assert_success as check, stderr_of as stderr};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn check(output: &Output) {
-    assert!(
-        output.status.success(),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-}
 
 /// A helper that keeps one credential per server in files under STATE, and logs each call's
 /// argv, environment and stdin, so tests can see exactly what crossed the boundary.

@@ -6,48 +6,28 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::Output;
 
-use common::{Registry, Sandbox, TokenServer};
+use common::{
+    Registry, Sandbox, TokenServer, assert_failure, assert_success, stderr_of as stderr,
+    stdout_of as stdout,
+};
 
 const ALICE: (&str, &str) = ("alice", "wonderland");
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn assert_success(output: &Output) {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        stdout(output),
-        stderr(output)
-    );
-}
-
-fn assert_failure(output: &Output, expected_stderr: &str) {
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stdout: {}\nstderr: {}",
-        stdout(output),
-        stderr(output)
-    );
-    assert!(
-        stderr(output).contains(expected_stderr),
-        "stderr {:?} lacks {expected_stderr:?}",
-        stderr(output)
-    );
-}
-
 fn login(sandbox: &Sandbox, server: &str, user: &str, password: &str) -> Output {
-    sandbox.run(
-        &["login", "-u", user, "--password-stdin", server],
-        Some(&format!("{password}\n")),
-    )
+    login_with(sandbox, &[], server, user, password)
+}
+
+fn login_with(
+    sandbox: &Sandbox,
+    flags: &[&str],
+    server: &str,
+    user: &str,
+    password: &str,
+) -> Output {
+    let mut args = vec!["login"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["-u", user, "--password-stdin", server]);
+    sandbox.run(&args, Some(&format!("{password}\n")))
 }
 
 #[test]
@@ -287,33 +267,17 @@ fn tls_is_verified_and_a_ca_can_be_trusted() {
     assert!(!sandbox.config_path().exists());
 
     let ca = registry.ca_cert_path().to_str().unwrap().to_owned();
-    let output = sandbox.run(
-        &[
-            "login",
-            "--cacert",
-            &ca,
-            "-u",
-            "alice",
-            "--password-stdin",
-            &server,
-        ],
-        Some("wonderland"),
-    );
-    assert_success(&output);
+    assert_success(&login_with(
+        &sandbox,
+        &["--cacert", &ca],
+        &server,
+        "alice",
+        "wonderland",
+    ));
 
     let other = Sandbox::new();
-    let output = other.run(
-        &[
-            "login",
-            "--tls-verify=false",
-            "-u",
-            "alice",
-            "--password-stdin",
-            &server,
-        ],
-        Some("wonderland"),
-    );
-    assert_success(&output);
+    let flags = ["--tls-verify=false"];
+    assert_success(&login_with(&other, &flags, &server, "alice", "wonderland"));
 
     // The rootless certs.d location is read as Docker reads /etc/docker/certs.d.
     let third = Sandbox::new();

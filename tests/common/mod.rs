@@ -214,3 +214,40 @@ pub fn rfc3339(unix_seconds: u64) -> String {
         second_of_day % 60
     )
 }
+
+pub fn stdout_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Panics with both streams unless the command exited 0.
+#[track_caller]
+pub fn assert_success(output: &Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        stdout_of(output),
+        stderr_of(output)
+    );
+}
+
+/// Panics unless the command exited 1 with `expected_stderr` somewhere on stderr.
+#[track_caller]
+pub fn assert_failure(output: &Output, expected_stderr: &str) {
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        stdout_of(output),
+        stderr_of(output)
+    );
+    assert!(
+        stderr_of(output).contains(expected_stderr),
+        "stderr {:?} lacks {expected_stderr:?}",
+        stderr_of(output)
+    );
+}

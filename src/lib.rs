@@ -22,3 +22,17 @@ pub fn seconds_from_env(name: &str, default: std::time::Duration) -> std::time::
         .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
         .map_or(default, std::time::Duration::from_secs_f64)
 }
+
+/// The credentials Docker would use for a registry host or image reference (`"ghcr.io"`,
+/// `"docker.io/library/alpine"`, `"localhost:5000"`), from the default config directory
+/// (`$DOCKER_CONFIG` or `~/.docker`) and whichever store it names. `None` when not logged in.
+pub fn credentials_for(
+    server: &str,
+) -> Result<Option<credentials::Credentials>, store::StoreError> {
+    let path = config::config_dir(None).join(config::CONFIG_FILE_NAME);
+    let config = config::ConfigFile::load(&path)?;
+    Ok(
+        store::credentials_for(&config, server, &store::StoreOptions::default())?
+            .map(|(_, creds)| creds),
+    )
+}

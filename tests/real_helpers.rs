@@ -147,3 +147,35 @@ fn without_a_session_bus_secretservice_is_not_picked() {
     assert_success(&output);
     assert!(!sandbox.read_config().contains("credsStore"));
 }
+
+#[test]
+fn identity_tokens_live_in_the_helper_as_the_token_user() {
+    let tokens = common::TokenServer::start(&[ALICE], true);
+    let registry = Registry::token(&tokens);
+    let sandbox = Sandbox::new();
+    let pass = PassFixture::new();
+    sandbox.link_program("docker-credential-pass");
+    let server = registry.addr();
+
+    let login = with_pass(
+        &pass,
+        sandbox.cmd(&["login", "-u", "alice", "--password-stdin", &server]),
+    );
+    assert_success(&run(login, Some("wonderland")));
+    let issued = tokens.issued_refresh_tokens();
+    assert_eq!(
+        pass.show(&pass.entry_name(&server, "<token>")).as_deref(),
+        Some(issued[0].as_str())
+    );
+
+    // Read back as an identity token, and used through the OAuth2 refresh grant.
+    let relogin = with_pass(&pass, sandbox.cmd(&["login", &server]));
+    assert_success(&run(relogin, None));
+    assert!(
+        tokens
+            .requests()
+            .iter()
+            .any(|request| request.method == "POST"
+                && request.form_value("refresh_token") == Some(issued[0].as_str()))
+    );
+}

@@ -193,3 +193,20 @@ fn logout_with_a_failing_helper_warns_and_keeps_the_entry() {
     assert!(stderr(&output).contains("keyring is locked"));
     assert_eq!(sandbox.read_config(), original);
 }
+
+#[test]
+fn not_found_from_a_helper_means_not_logged_in() {
+    let sandbox = Sandbox::new();
+    recording_helper(&sandbox, "rec");
+    sandbox.write_config(r#"{"credsStore": "rec"}"#);
+    let output = sandbox.run(&["logout", "never.example"], None);
+    check(&output);
+    assert_eq!(stderr(&output), "", "not being logged in is not an error");
+
+    let output = sandbox.run(&["get", "never.example"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "credentials not found in native keychain\n"
+    );
+}

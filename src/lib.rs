@@ -7,6 +7,7 @@
 pub mod address;
 pub mod auth;
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod credentials;
 mod gojson;

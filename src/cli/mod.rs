@@ -1,6 +1,7 @@
 //! The command line: flags, prompts, messages and exit codes, as `docker login` / `docker logout`
 //! have them. Library errors are rendered here, once, on stderr.
 
+mod ecr;
 mod get;
 mod list;
 mod login;
@@ -36,6 +37,8 @@ enum Command {
     Get(get::GetArgs),
     /// List every registry with stored credentials (never the secrets)
     List(list::ListArgs),
+    /// Amazon ECR: get-login-password and login, without the AWS CLI
+    Ecr(ecr::EcrArgs),
 }
 
 /// A failure already phrased for the user; an empty message has been reported already.
@@ -55,6 +58,18 @@ impl<E: std::fmt::Display> From<E> for CliError {
 }
 
 pub fn run(args: Vec<OsString>) -> i32 {
+    // Installed as `docker-credential-ecr-login` (a link to reglogin): the ECR helper protocol.
+    let program = args
+        .first()
+        .map(std::path::Path::new)
+        .and_then(|path| path.file_name());
+    if program.is_some_and(|name| name == "docker-credential-ecr-login") {
+        let action = args
+            .get(1)
+            .and_then(|action| action.to_str())
+            .unwrap_or_default();
+        return ecr::serve_ecr_helper(action);
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -68,6 +83,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Logout(args) => logout::run(args, &config_path),
         Command::Get(args) => get::run(args, &config_path),
         Command::List(args) => list::run(args, &config_path),
+        Command::Ecr(args) => ecr::run(args, &config_path),
     };
     match result {
         Ok(()) => 0,

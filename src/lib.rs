@@ -12,6 +12,7 @@ pub mod config;
 pub mod credentials;
 mod gojson;
 pub mod helper_protocol;
+pub mod helper_server;
 pub mod secret;
 pub mod store;
 

@@ -3,6 +3,7 @@
 
 mod ecr;
 mod get;
+mod helper;
 mod list;
 mod login;
 mod logout;
@@ -39,6 +40,8 @@ enum Command {
     List(list::ListArgs),
     /// Amazon ECR: get-login-password and login, without the AWS CLI
     Ecr(ecr::EcrArgs),
+    /// reglogin as a docker-credential helper: the protocol actions, and `install`
+    Helper(helper::HelperArgs),
 }
 
 /// A failure already phrased for the user; an empty message has been reported already.
@@ -70,6 +73,14 @@ pub fn run(args: Vec<OsString>) -> i32 {
             .unwrap_or_default();
         return ecr::serve_ecr_helper(action);
     }
+    // Installed as `docker-credential-reglogin` (`reglogin helper install`): reglogin's own store.
+    if program.is_some_and(|name| name == crate::helper_server::HELPER_PROGRAM) {
+        return helper::serve_as(if args.len() == 2 {
+            args[1].to_str()
+        } else {
+            None
+        });
+    }
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -84,6 +95,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Get(args) => get::run(args, &config_path),
         Command::List(args) => list::run(args, &config_path),
         Command::Ecr(args) => ecr::run(args, &config_path),
+        Command::Helper(args) => helper::run(args, &config_path),
     };
     match result {
         Ok(()) => 0,

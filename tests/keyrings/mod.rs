@@ -34,7 +34,11 @@
 //!   .apply(&mut Command) -> &mut Command       // sets env()
 //!   .secret_tool(&[args]) -> Command           // `secret-tool ARGS` on this bus
 //!   .search(&[(attr, value)]) -> Vec<KeyringItem>  // `secret-tool search --all`, parsed
-//!   .store(label, &[(attr, value)], secret)    // `secret-tool store`, secret on stdin
+//!   .store(label, &[(attr, value)], secret)    // `secret-tool store`, secret on stdin; note:
+//!                                              // gnome-keyring replaces an item whose
+//!                                              // attributes include all of these
+//!   .lock()                                    // locks the login collection (unlocking it
+//!                                              // then needs a prompt, which nothing answers)
 //! KeyringItem { path, label, secret, schema, attributes: BTreeMap<String, String> }
 //! ```
 //!
@@ -660,6 +664,27 @@ impl KeyringFixture {
             args.extend([*name, *value]);
         }
         checked(&mut self.secret_tool(&args), Some(secret.as_bytes()));
+    }
+}
+
+impl KeyringFixture {
+    /// Locks the login collection through the Secret Service's `Lock`.
+    pub fn lock(&self) {
+        let mut lock = Command::new(require_program("dbus-send"));
+        self.apply(&mut lock).env("PATH", "/usr/bin:/bin").args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.secrets",
+            "/org/freedesktop/secrets",
+            "org.freedesktop.Secret.Service.Lock",
+            "array:objpath:/org/freedesktop/secrets/collection/login",
+        ]);
+        let output = checked(&mut lock, None);
+        let reply = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            reply.contains("/org/freedesktop/secrets/collection/login"),
+            "the login collection was not locked: {reply}"
+        );
     }
 }
 

@@ -928,3 +928,47 @@ fn a_failed_refresh_serves_a_still_valid_token_and_never_an_expired_one() {
         text(&out.stderr)
     );
 }
+
+/// Issue 3's routing: `credHelpers` sends an ECR host to `docker-credential-ecr-login`, and
+/// `reglogin get` / `list` return what that helper answers — with Debian's Go helper (through the
+/// TLS-intercepting proxy to moto) and with reglogin's own, linked under that name.
+#[test]
+fn cred_helpers_route_ecr_hosts_to_the_ecr_login_helper() {
+    let go_helper = require_program(
+        "docker-credential-ecr-login",
+        "apt-get install amazon-ecr-credential-helper",
+    );
+    let moto = Moto::shared();
+    let proxy =
+        ecr_support::mitm::MitmProxy::start(moto.url(), &["api.ecr.us-east-1.amazonaws.com"]);
+    let expected = format!(
+        "{{\"ServerURL\":\"{MOTO_HOST}\",\"Username\":\"AWS\",\"Secret\":\"{MOTO_PASSWORD}\"}}\n"
+    );
+    for use_go_helper in [true, false] {
+        let mut sandbox = Sandbox::with_keys("route");
+        sandbox
+            .set("HTTPS_PROXY", &proxy.url())
+            .set("AWS_CA_BUNDLE", proxy.ca_pem.to_str().unwrap())
+            .set("REGLOGIN_ECR_CACHE", "off")
+            .set("AWS_ECR_DISABLE_CACHE", "1");
+        if use_go_helper {
+            let link = sandbox.bin.join("docker-credential-ecr-login");
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(&go_helper, &link).unwrap();
+        }
+        sandbox.write(
+            ".docker/config.json",
+            &format!(r#"{{"credHelpers": {{"{MOTO_HOST}": "ecr-login"}}}}"#),
+        );
+        let which = if use_go_helper { "Go" } else { "reglogin" };
+        let out = success(&sandbox.reglogin(&["get", MOTO_HOST]), which);
+        assert_eq!(out, expected, "{which} helper");
+        let listed = success(&sandbox.reglogin(&["list", "--format", "json"]), which);
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        assert_eq!(
+            listed,
+            serde_json::json!([{"registry": MOTO_HOST, "username": "AWS", "store": "ecr-login"}]),
+            "{which} helper"
+        );
+    }
+}

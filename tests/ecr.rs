@@ -972,3 +972,36 @@ fn cred_helpers_route_ecr_hosts_to_the_ecr_login_helper() {
         );
     }
 }
+
+/// With `"credsStore": "reglogin"`, ECR hosts get a current token from AWS (issue 4: ECR inside
+/// `docker-credential-reglogin`), while other hosts come from the configured backend.
+#[test]
+fn the_reglogin_helper_answers_ecr_hosts_with_a_fresh_token() {
+    let moto = Moto::shared();
+    let mut sandbox = Sandbox::with_keys("reglogin-helper-ecr");
+    sandbox
+        .set("AWS_ENDPOINT_URL", &moto.url())
+        .set("REGLOGIN_HELPER_BACKEND", "file");
+    let helper = sandbox.bin.join("docker-credential-reglogin");
+    std::os::unix::fs::symlink(BIN, &helper).unwrap();
+    let out = success(&sandbox.run_program(&helper, &["get"], MOTO_HOST), "get");
+    assert_eq!(
+        out,
+        format!(
+            "{{\"ServerURL\":\"{MOTO_HOST}\",\"Username\":\"AWS\",\"Secret\":\"{MOTO_PASSWORD}\"}}\n"
+        )
+    );
+    // Without AWS credentials the stored entry is the fallback.
+    sandbox
+        .unset("AWS_ACCESS_KEY_ID")
+        .unset("AWS_SECRET_ACCESS_KEY");
+    let stored = format!(r#"{{"ServerURL":"{MOTO_HOST}","Username":"AWS","Secret":"old-token"}}"#);
+    success(&sandbox.run_program(&helper, &["store"], &stored), "store");
+    let out = success(&sandbox.run_program(&helper, &["get"], MOTO_HOST), "get");
+    assert!(out.contains("old-token"), "{out}");
+    let out = sandbox.run_program(&helper, &["get"], "other.example");
+    assert_eq!(
+        text(&out.stdout),
+        "credentials not found in native keychain\n"
+    );
+}

@@ -215,7 +215,11 @@ fn serve_request(
         }
         "get" => {
             let server_url = server_url_of(request)?;
-            let (username, secret) = backend.get(server_url)?.ok_or(HelperError::NotFound)?;
+            let found = match fresh_ecr_token(server_url) {
+                Some(found) => Some(found),
+                None => backend.get(server_url)?,
+            };
+            let (username, secret) = found.ok_or(HelperError::NotFound)?;
             let wire = WireCredentials {
                 server_url: server_url.to_owned(),
                 username,
@@ -236,6 +240,31 @@ fn serve_request(
             write_out(output, line.as_bytes())
         }
         other => Err(HelperError::UnknownAction(other.to_owned())),
+    }
+}
+
+/// For an Amazon ECR host, a current token from AWS (through the ecr-login token cache), so one
+/// `"credsStore": "reglogin"` serves ECR as `docker-credential-ecr-login` would. A stored ECR
+/// token expires after 12 hours; it is only the fallback when AWS cannot be asked.
+fn fresh_ecr_token(server_url: &str) -> Option<(String, Secret)> {
+    crate::cloud::ecr::parse_registry(server_url)?;
+    let env = crate::cloud::aws::Env::from_process();
+    match crate::cloud::ecr::token_for_registry(server_url, env) {
+        Ok(fetched) => {
+            if let Some(warning) = fetched.warning {
+                eprintln!("reglogin: {warning}");
+            }
+            Some((
+                fetched.token.username.clone(),
+                fetched.token.password.clone(),
+            ))
+        }
+        Err(err) => {
+            eprintln!(
+                "reglogin: no ECR token for {server_url}, using the stored credentials if any: {err}"
+            );
+            None
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! re-reads the file, applies the change, and writes only if something changed.
 
 mod format;
-mod write;
+pub(crate) mod write;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -95,12 +95,23 @@ impl ConfigLock {
 /// Replaces `target` with `bytes` atomically. A new file gets mode 0600; an existing one keeps
 /// its mode and owner.
 pub fn replace_file(target: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
+    replace_file_with_mode(target, bytes, None)
+}
+
+/// As [`replace_file`]; `force_mode` sets the mode whatever an existing file had (a store of
+/// secrets is always 0600).
+pub fn replace_file_with_mode(
+    target: &Path,
+    bytes: &[u8],
+    force_mode: Option<u32>,
+) -> Result<(), ConfigError> {
     let write_error = |source| ConfigError::Write {
         path: target.to_path_buf(),
         source,
     };
     let existing = fs::metadata(target).ok();
-    let mode = existing.as_ref().map_or(0o600, |meta| meta.mode() & 0o7777);
+    let mode =
+        force_mode.unwrap_or_else(|| existing.as_ref().map_or(0o600, |meta| meta.mode() & 0o7777));
     let dir = target.parent().unwrap_or(Path::new("."));
     let file_name = target
         .file_name()

@@ -23,20 +23,18 @@
 //! secretservice or pass backend where the secrets must be encrypted at rest.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::{Backend, HelperError};
+use crate::config::write;
 use crate::secret::Secret;
 
 const NAME: &str = "file";
 const FILE_NAME: &str = "credentials.json";
-const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// The file's content.
 #[derive(Serialize, Deserialize)]
@@ -129,58 +127,23 @@ impl FileStore {
     }
 
     /// Read-modify-write under the lock; writes only when `change` says it changed something.
+    /// The lock and the atomic replace are config.json's own (`crate::config::write`).
     fn update<T>(&self, change: impl FnOnce(&mut Document) -> (bool, T)) -> Result<T, HelperError> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|err| self.error("cannot create the directory of", err))?;
-        let _lock = self.lock()?;
+        write::ensure_dir(dir).map_err(|err| self.error("cannot create the directory of", err))?;
+        let _lock =
+            write::ConfigLock::acquire(&self.path).map_err(|err| self.error("cannot lock", err))?;
         let mut document = self.read()?;
         let (changed, result) = change(&mut document);
         if changed {
             let mut bytes =
                 serde_json::to_vec_pretty(&document).expect("a map of strings serialises");
             bytes.push(b'\n');
-            let written = replace_file(&self.path, &bytes);
+            let written = write::replace_file_with_mode(&self.path, &bytes, Some(0o600));
             zeroize::Zeroize::zeroize(&mut bytes);
             written.map_err(|err| self.error("cannot write", err))?;
         }
         Ok(result)
-    }
-
-    fn lock(&self) -> Result<File, HelperError> {
-        let mut lock_path = self.path.clone().into_os_string();
-        lock_path.push(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|err| self.error("cannot open the lock of", err))?;
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(50));
-                }
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(self.error(
-                        &format!(
-                            "timed out after {}s: another reglogin holds the lock of",
-                            LOCK_WAIT.as_secs()
-                        ),
-                        "busy",
-                    ));
-                }
-                Err(fs::TryLockError::Error(err)) => return Err(self.error("cannot lock", err)),
-            }
-        }
     }
 }
 
@@ -245,39 +208,6 @@ pub fn default_path() -> PathBuf {
         .filter(|dir| dir.is_absolute())
         .unwrap_or_else(|| crate::config::home_dir().join(".local").join("share"));
     data_home.join("reglogin").join(FILE_NAME)
-}
-
-/// Atomic replace: a 0600 temp file beside `target`, fsync, rename, fsync of the directory.
-/// The file is always left 0600, whatever mode an older one had.
-fn replace_file(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.subsec_nanos());
-    let temp_path = dir.join(format!(".{FILE_NAME}.{}.{nanos}.tmp", std::process::id()));
-    let result = (|| {
-        let mut temp = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp_path)?;
-        temp.set_permissions(fs::Permissions::from_mode(0o600))?;
-        temp.write_all(bytes)?;
-        temp.sync_all()?;
-        fs::rename(&temp_path, target)
-    })();
-    match result {
-        Ok(()) => {
-            if let Ok(handle) = File::open(dir) {
-                let _ = handle.sync_all();
-            }
-            Ok(())
-        }
-        Err(err) => {
-            let _ = fs::remove_file(&temp_path);
-            Err(err)
-        }
-    }
 }
 
 #[cfg(test)]

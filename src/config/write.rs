@@ -117,6 +117,7 @@ pub fn replace_file_with_mode(
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_else(|| "config.json".to_owned());
+    remove_stale_temp_files(dir, &file_name);
     // Unique per process and per call: threads of one library user may save at once (they
     // serialise on the lock, but a crashed writer's leftover must not block the next one).
     static NEXT_TEMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -165,6 +166,22 @@ pub fn replace_file_with_mode(
     }
 }
 
+/// A writer killed between creating its temp file and renaming it leaves a full copy of the
+/// file behind, credentials included. Callers hold the lock, so no live writer owns one.
+fn remove_stale_temp_files(dir: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".tmp") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn overwrite_in_place(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = OpenOptions::new().write(true).truncate(true).open(target)?;
     file.write_all(bytes)?;
@@ -198,6 +215,19 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"{\"a\":1}");
         let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temp file left behind");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_killed_writers_temp_file_is_swept_by_the_next_write() {
+        let dir = scratch("sweep");
+        let target = dir.join("config.json");
+        let stale = dir.join(".config.json.999999.0.1.tmp");
+        fs::write(&stale, b"{\"auths\": {\"secret\": 1}}").unwrap();
+        fs::write(dir.join("keep.tmp"), b"not ours").unwrap();
+        replace_file(&target, b"{}").unwrap();
+        assert!(!stale.exists(), "stale temp file left behind");
+        assert!(dir.join("keep.tmp").exists());
         fs::remove_dir_all(dir).unwrap();
     }
 

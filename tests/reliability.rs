@@ -833,8 +833,9 @@ fn leftover_temp_files_do_not_block_writers() {
         auth_keys(&parse_config(&sandbox.config_path())),
         keys(&[&stub.addr()])
     );
-    // The planted ones stay (reglogin does not sweep them), none is added.
-    assert_eq!(temp_files(&sandbox.config_dir).len(), 2);
+    // Under the lock no live writer owns a temp file: the planted ones (copies of the config,
+    // credentials included) are swept, and none is added.
+    assert_eq!(temp_files(&sandbox.config_dir).len(), 0);
 }
 
 // ------------------------------------------------------------------------------------------

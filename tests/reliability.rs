@@ -948,19 +948,20 @@ fn unreadable_json_is_refused_and_left_intact() {
 
 /// Duplicate keys: serde_json keeps the last value, so the first one would be dropped on the
 /// next write. Docker (Go) merges duplicate `auths` objects into one map and keeps both entries.
+/// reglogin refuses the file, naming the key and its place, and leaves it alone.
 #[test]
-#[ignore = "bug: duplicate keys in config.json are silently dropped on save (see docs/reliability.md)"]
 fn duplicate_keys_are_refused_not_dropped() {
     let stub = Stub::open();
     let text = r#"{"auths": {"first.example": {"auth": "YTpi"}}, "auths": {"second.example": {"auth": "YTpi"}}}"#;
     let sandbox = Sandbox::new();
     sandbox.write_config(text);
     let output = login_once(&sandbox, &stub);
-    let after = sandbox.read_config();
+    assert_eq!(sandbox.read_config(), text, "the file was rewritten");
+    let stderr = stderr_of(&output);
+    assert!(!output.status.success(), "login succeeded: {stderr}");
     assert!(
-        after == text || after.contains("first.example"),
-        "first.example was lost ({}):\n{after}",
-        stderr_of(&output)
+        stderr.contains("config.json") && stderr.contains("duplicate key \"auths\""),
+        "{stderr}"
     );
 }
 

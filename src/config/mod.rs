@@ -85,19 +85,14 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Reads and checks the file. A missing file is an empty config, as in Docker.
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ConfigFile::empty(path));
-            }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        let mut config = ConfigFile::parse(path, &bytes)?;
+        match read_if_present(path)? {
+            Some(bytes) => ConfigFile::parse_existing(path, &bytes),
+            None => Ok(ConfigFile::empty(path)),
+        }
+    }
+
+    fn parse_existing(path: &Path, bytes: &[u8]) -> Result<ConfigFile, ConfigError> {
+        let mut config = ConfigFile::parse(path, bytes)?;
         config.exists = true;
         Ok(config)
     }
@@ -116,12 +111,14 @@ impl ConfigFile {
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
-            serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
+            let value = serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
                 path: path.to_path_buf(),
                 message: syntax_message(&err),
                 line: err.line(),
                 column: err.column(),
-            })?
+            })?;
+            check_no_duplicate_keys(path, bytes)?;
+            value
         };
         let document = match value {
             Value::Null => Map::new(),
@@ -452,6 +449,89 @@ fn syntax_message(err: &serde_json::Error) -> String {
     }
 }
 
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Refuses a document in which one object names the same key twice. serde_json keeps the last of
+/// them while Go merges duplicate objects, so reglogin would read something other than Docker
+/// does, and a save would silently drop the first. A second pass: it keeps nothing but keys.
+fn check_no_duplicate_keys(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
+    use serde::de::Deserializer as _;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer
+        .deserialize_any(DuplicateKeyCheck)
+        .map_err(|err| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: syntax_message(&err),
+            line: err.line(),
+            column: err.column(),
+        })
+}
+
+/// Walks a JSON value, keeping nothing but the keys of the object being read.
+struct DuplicateKeyCheck;
+
+impl<'de> serde::de::Visitor<'de> for DuplicateKeyCheck {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}; a save would keep only one of them"
+                )));
+            }
+            map.next_value_seed(DuplicateKeyCheck)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(DuplicateKeyCheck)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for DuplicateKeyCheck {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
 /// Read-modify-write under the config lock. The file is re-read under the lock, so concurrent
 /// writers each see the others' changes; it is written only if `change` changed the document.
 pub fn update<T, E>(
@@ -523,6 +603,20 @@ mod tests {
             assert!(message.contains(expected), "{text}: {message}");
             assert!(message.contains("/x/config.json"), "{message}");
         }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let text = "{\"auths\": {\"a\": {}},\n \"auths\": {\"b\": {}}}";
+        let path = Path::new("/x/config.json");
+        let message = parse(text).unwrap_err().to_string();
+        assert!(message.contains("duplicate key \"auths\""), "{message}");
+        assert!(message.contains("line 2, column 8"), "{message}");
+        assert!(message.contains("/x/config.json"), "{message}");
+        let nested = r#"{"auths": {"r": {"auth": "YTpi", "x": 1e400, "auth": "YTpj"}}}"#;
+        assert!(check_no_duplicate_keys(path, nested.as_bytes()).is_err());
+        let distinct = r#"{"auths": {"r": {"n": [1, {"a": 1}, {"a": 2}], "big": 1e400}}, "a": 1}"#;
+        check_no_duplicate_keys(path, distinct.as_bytes()).unwrap();
     }
 
     #[test]

@@ -154,9 +154,7 @@ pub fn tls_config(host: &str, opts: &TransportOptions) -> Result<TlsConfig, Auth
     let provider = crypto_provider();
     let mut roots = Vec::new();
     if opts.tls_verify {
-        // Unreadable entries of the system store are skipped, as Go's SystemCertPool does.
-        let native = rustls_native_certs::load_native_certs();
-        roots.extend(native.certs.iter().map(to_ureq_cert));
+        roots.extend(super::roots::system_roots().iter().map(to_ureq_cert));
     }
     for file in &opts.ca_files {
         let certs = pem_certs(file, "CA certificate file")?;

@@ -1500,10 +1500,9 @@ fn authorization_does_not_follow_a_redirect_to_another_host() {
     }
 }
 
-/// Same host name, other port: another server. ureq's `RedirectAuthHeaders::SameHost` (like Go's
-/// net/http) compares host names only and forwards the Authorization header to it.
+/// Same host name, other port: another server. Go's net/http (and ureq's `SameHost`) compare host
+/// names only and would forward the Authorization header to it; reglogin compares origins.
 #[test]
-#[ignore = "bug: Authorization follows a redirect to another port of the same host (another server)"]
 fn authorization_does_not_follow_a_redirect_to_another_port() {
     let other = Stub::open();
     let target = format!("http://127.0.0.1:{}/v2/", other.port);
@@ -1534,6 +1533,35 @@ fn authorization_does_not_follow_a_redirect_to_another_port() {
         "redirect to another port of the same host: Authorization forwarded {forwarded} time(s)"
     );
     assert_eq!(forwarded, 0, "credentials reached another server");
+}
+
+/// A redirect within the registry's own origin keeps the credentials (a login must still work).
+#[test]
+fn authorization_follows_a_redirect_within_the_same_origin() {
+    let registry = Stub::start(move |request, s| {
+        match (request.path.as_str(), request.header("Authorization")) {
+            ("/v2/", Some(_)) => respond(
+                s,
+                "307 Temporary Redirect",
+                &[("Location", "/v2/moved")],
+                b"",
+            ),
+            ("/v2/moved", Some(_)) => respond(s, "200 OK", &[], b"{}"),
+            _ => respond(
+                s,
+                "401 Unauthorized",
+                &[("WWW-Authenticate", "Basic realm=\"x\"")],
+                b"",
+            ),
+        }
+    });
+    let sandbox = Sandbox::new();
+    let output = run_with_timeout(
+        login_cmd(&sandbox, &registry.addr(), "alice"),
+        Some(b"wonderland\n"),
+        Duration::from_secs(30),
+    );
+    assert_success(&output);
 }
 
 // ------------------------------------------------------------------------------------------

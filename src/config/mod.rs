@@ -51,8 +51,16 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("timed out after {}s waiting for {path}: another reglogin holds it", waited.as_secs())]
-    LockTimeout { path: PathBuf, waited: Duration },
+    #[error(
+        "gave up on {path} after {}s without progress: {} holds it",
+        waited.as_secs(),
+        holder.map_or_else(|| "another reglogin".to_owned(), |pid| format!("process {pid}"))
+    )]
+    LockTimeout {
+        path: PathBuf,
+        waited: Duration,
+        holder: Option<u32>,
+    },
 }
 
 /// The config directory: `--config DIR`, else `$DOCKER_CONFIG` (empty counts as unset), else

@@ -1,7 +1,7 @@
 //! `reglogin login [SERVER]`: read the credentials (flags, stdin, the store, prompts), verify
 //! them against the registry, save them.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -132,12 +132,12 @@ fn with_identity_token(mut creds: Credentials, token: Option<Secret>) -> Credent
 }
 
 /// Docker reads all of stdin and strips one trailing `\n`, then one `\r`.
+/// More than any password or token; the rest of a runaway pipe is not read.
+const MAX_PASSWORD_INPUT: u64 = 1 << 20;
+
 fn read_password_from_stdin() -> Result<Secret, CliError> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
+    let input = crate::secret::read_secret(&mut std::io::stdin().lock(), MAX_PASSWORD_INPUT)
         .map_err(|err| CliError(format!("cannot read the password from stdin: {err}")))?;
-    let input = Secret::new(input);
     let text = input.expose();
     let text = text.strip_suffix('\n').unwrap_or(text);
     let text = text.strip_suffix('\r').unwrap_or(text);

@@ -412,7 +412,9 @@ impl Client {
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }
-        request.call()
+        let result = request.call();
+        debug_exchange("GET", url, authorization, &result);
+        result
     }
 
     /// `POST url` with a form body. Redirects are not followed: the body carries a secret.
@@ -420,15 +422,48 @@ impl Client {
         let proxy = self
             .proxy_override(url)
             .unwrap_or_else(|| self.env_proxy.clone());
-        self.agent
+        let result = self
+            .agent
             .post(url)
             .config()
             .proxy(proxy)
             .max_redirects(0)
             .build()
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(form)
+            .send(form);
+        debug_exchange("POST (form)", url, None, &result);
+        result
     }
+}
+
+/// One request in the debug output: method, URL, whether credentials went along (never what
+/// they were), and the status or the failure.
+fn debug_exchange(
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    result: &Result<Response<Body>, ureq::Error>,
+) {
+    if !crate::debug::enabled() {
+        return;
+    }
+    let credentials = match authorization.and_then(|value| value.split_once(' ')) {
+        Some((scheme, _)) => format!(" with {scheme} credentials"),
+        None => String::new(),
+    };
+    let outcome = match result {
+        Ok(response) => {
+            let challenge = response
+                .headers()
+                .get("WWW-Authenticate")
+                .and_then(|value| value.to_str().ok())
+                .map(|value| format!(", WWW-Authenticate: {value}"))
+                .unwrap_or_default();
+            format!("{}{challenge}", response.status())
+        }
+        Err(err) => format!("failed: {}", classify(err).reason()),
+    };
+    crate::debug_line!("{method} {url}{credentials} -> {outcome}");
 }
 
 /// The absolute URL a `Location` header names, relative to the URL that answered it.

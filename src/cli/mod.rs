@@ -24,6 +24,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
 
+    /// Print what reglogin does on stderr: files, store choice, helper runs, HTTP requests
+    /// (never a secret). Also REGLOGIN_DEBUG=1
+    #[arg(short = 'D', long, global = true)]
+    debug: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -88,6 +93,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return if err.use_stderr() { 1 } else { 0 };
         }
     };
+    if cli.debug {
+        crate::debug::enable();
+    }
     let config_path = reglogin_config_path(cli.config.as_deref());
     let result = match cli.command {
         Command::Login(args) => login::run(args, &config_path),

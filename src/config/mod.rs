@@ -93,6 +93,7 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Reads and checks the file. A missing file is an empty config, as in Docker.
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        crate::debug_line!("reading {}", path.display());
         match read_if_present(path)? {
             Some(bytes) => ConfigFile::parse_existing(path, &bytes),
             None => Ok(ConfigFile::empty(path)),
@@ -562,6 +563,9 @@ where
     let result = change(&mut config)?;
     if config.document != before || (!config.exists && !config.document.is_empty()) {
         write::replace_file(&target, &config.to_bytes())?;
+        crate::debug_line!("wrote {}", target.display());
+    } else {
+        crate::debug_line!("{} unchanged, not rewritten", target.display());
     }
     Ok(result)
 }

@@ -76,12 +76,18 @@ impl ConfigLock {
         // The wait is bounded by progress, not in total: a long queue behind slow helpers moves
         // (each holder stamps the file when it takes the lock), a holder that is stuck does not.
         let patience = crate::seconds_from_env("REGLOGIN_LOCK_TIMEOUT", LOCK_WAIT);
+        let started = Instant::now();
         let mut last_stamp = Vec::new();
         let mut progress_at = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
                 Ok(()) => {
+                    crate::debug_line!(
+                        "locked {} after {:.1} ms",
+                        lock_path.display(),
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
                     stamp(&file);
                     return Ok(ConfigLock { _file: file });
                 }

@@ -127,7 +127,13 @@ impl HelperStore {
         });
 
         let started = Instant::now();
+        crate::debug_line!("running {program} {action}");
         let status = wait_with_deadline(&mut child, self.timeout);
+        crate::debug_line!(
+            "{program} {action}: {} after {:.1} ms",
+            status.map_or_else(|| "no answer".to_owned(), |status| status.to_string()),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         let _ = writer.join();
         let Some(status) = status else {
             return Err(HelperFailure {

@@ -8,6 +8,8 @@
 mod format;
 pub(crate) mod write;
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -126,7 +128,11 @@ impl ConfigFile {
                 line: err.line(),
                 column: err.column(),
             })?;
-            check_no_duplicate_keys(path, bytes)?;
+            // Counting keys is a fraction of the cost of the full check, which also finds where
+            // the duplicate is: it runs only when the counts say there is one.
+            if count_keys_in_text(bytes) != count_keys_in_value(&value) {
+                check_no_duplicate_keys(path, bytes)?;
+            }
             value
         };
         let document = match value {
@@ -185,8 +191,8 @@ impl ConfigFile {
                     format!("expected an object, found {}", kind(auths)),
                 )
             })?;
-            for key in map.keys() {
-                self.decode_entry(key)?;
+            for (key, entry) in map {
+                self.check_entry(key, entry)?;
             }
         }
         Ok(())
@@ -254,6 +260,40 @@ impl ConfigFile {
             .ok()
             .flatten()
             .filter(|creds| !creds.is_empty())
+    }
+
+    /// What [`ConfigFile::decode_entry`] would refuse, found without building credentials: every
+    /// entry is checked on load (as Docker decodes every entry), so this runs 10,000 times for a
+    /// 10,000-entry file and must not allocate.
+    fn check_entry(&self, key: &str, entry: &Value) -> Result<(), ConfigError> {
+        let field = |name: &str| format!("auths[\"{key}\"]{name}");
+        let entry = entry.as_object().ok_or_else(|| {
+            self.invalid(
+                &field(""),
+                format!("expected an object, found {}", kind(entry)),
+            )
+        })?;
+        // One pass over the fields present (usually one): no lookups by name.
+        for (name, value) in entry {
+            if !ENTRY_STRING_FIELDS.contains(&name.as_str()) {
+                continue;
+            }
+            match value {
+                Value::Null => {}
+                Value::String(text) if name == "auth" && !text.is_empty() => {
+                    check_auth(text)
+                        .map_err(|problem| self.invalid(&field(".auth"), problem.to_owned()))?;
+                }
+                Value::String(_) => {}
+                other => {
+                    return Err(self.invalid(
+                        &field(&format!(".{name}")),
+                        format!("expected a string, found {}", kind(other)),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn decode_entry(&self, key: &str) -> Result<Option<Credentials>, ConfigError> {
@@ -416,21 +456,50 @@ impl ConfigFile {
 
 /// Decodes an `auth` value as Docker does: standard base64 of `user:password`, split at the first
 /// colon, NULs trimmed from the password.
+/// The string fields of an `auths` entry, as Docker's AuthConfig has them.
+const ENTRY_STRING_FIELDS: [&str; 7] = [
+    "username",
+    "password",
+    "auth",
+    "identitytoken",
+    "registrytoken",
+    "email",
+    "serveraddress",
+];
+
+/// [`decode_auth`]'s checks, decoding into a stack buffer (wiped afterwards) when the value fits.
+fn check_auth(auth: &str) -> Result<(), &'static str> {
+    let mut buffer = zeroize::Zeroizing::new([0u8; 384]);
+    let mut spill = zeroize::Zeroizing::new(Vec::new());
+    let decoded: &[u8] = match BASE64.decode_slice(auth, &mut buffer[..]) {
+        Ok(length) => &buffer[..length],
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            *spill = BASE64.decode(auth).map_err(|_| BASE64_PROBLEM)?;
+            &spill
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => return Err(BASE64_PROBLEM),
+    };
+    let text = std::str::from_utf8(decoded).map_err(|_| UTF8_PROBLEM)?;
+    match text.split_once(':') {
+        None => Err(NO_COLON_PROBLEM),
+        Some(("", _)) => Err(EMPTY_USER_PROBLEM),
+        Some(_) => Ok(()),
+    }
+}
+
+const BASE64_PROBLEM: &str = "not valid base64 (expected base64 of user:password)";
+const UTF8_PROBLEM: &str = "decodes to bytes that are not UTF-8";
+const NO_COLON_PROBLEM: &str = "decodes to a value without ':' (expected base64 of user:password)";
+const EMPTY_USER_PROBLEM: &str = "decodes to an empty username";
+
 pub fn decode_auth(auth: &str) -> Result<(String, Secret), &'static str> {
     let decoded = Secret::new(
-        String::from_utf8(
-            BASE64
-                .decode(auth)
-                .map_err(|_| "not valid base64 (expected base64 of user:password)")?,
-        )
-        .map_err(|_| "decodes to bytes that are not UTF-8")?,
+        String::from_utf8(BASE64.decode(auth).map_err(|_| BASE64_PROBLEM)?)
+            .map_err(|_| UTF8_PROBLEM)?,
     );
-    let (username, password) = decoded
-        .expose()
-        .split_once(':')
-        .ok_or("decodes to a value without ':' (expected base64 of user:password)")?;
+    let (username, password) = decoded.expose().split_once(':').ok_or(NO_COLON_PROBLEM)?;
     if username.is_empty() {
-        return Err("decodes to an empty username");
+        return Err(EMPTY_USER_PROBLEM);
     }
     Ok((
         username.to_owned(),
@@ -469,6 +538,46 @@ fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
     }
 }
 
+/// The number of object keys written in a JSON text that has parsed: strings followed by ':'.
+fn count_keys_in_text(bytes: &[u8]) -> usize {
+    let mut keys = 0;
+    let mut index = 0;
+    while let Some(offset) = memchr::memchr(b'"', &bytes[index..]) {
+        // Skip to the closing quote: a quote preceded by an odd run of backslashes is escaped.
+        let mut end = index + offset + 1;
+        loop {
+            let Some(next) = memchr::memchr(b'"', &bytes[end..]) else {
+                return keys;
+            };
+            let quote = end + next;
+            let backslashes = bytes[..quote]
+                .iter()
+                .rev()
+                .take_while(|&&byte| byte == b'\\')
+                .count();
+            end = quote + 1;
+            if backslashes % 2 == 0 {
+                break;
+            }
+        }
+        let after = bytes[end..].iter().find(|byte| !byte.is_ascii_whitespace());
+        if after == Some(&b':') {
+            keys += 1;
+        }
+        index = end;
+    }
+    keys
+}
+
+/// The number of keys in every object of a parsed document (duplicates counted once).
+fn count_keys_in_value(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => map.len() + map.values().map(count_keys_in_value).sum::<usize>(),
+        Value::Array(items) => items.iter().map(count_keys_in_value).sum(),
+        _ => 0,
+    }
+}
+
 /// Refuses a document in which one object names the same key twice. serde_json keeps the last of
 /// them while Go merges duplicate objects, so reglogin would read something other than Docker
 /// does, and a save would silently drop the first. A second pass: it keeps nothing but keys.
@@ -496,9 +605,25 @@ impl<'de> serde::de::Visitor<'de> for DuplicateKeyCheck {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = std::collections::HashSet::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if !seen.insert(key.clone()) {
+        // Most objects (each `auths` entry) have a few keys: a scan beats hashing them; `auths`
+        // itself can have thousands and gets a set once it grows.
+        const SCAN_LIMIT: usize = 16;
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(KeyText(key)) = map.next_key::<KeyText<'de>>()? {
+            let duplicate = if many.is_empty() {
+                let found = few.contains(&key);
+                if !found && few.len() == SCAN_LIMIT {
+                    many.extend(few.drain(..));
+                    many.insert(key.clone());
+                } else if !found {
+                    few.push(key.clone());
+                }
+                found
+            } else {
+                !many.insert(key.clone())
+            };
+            if duplicate {
                 return Err(serde::de::Error::custom(format_args!(
                     "duplicate key {key:?}; a save would keep only one of them"
                 )));
@@ -530,6 +655,28 @@ impl<'de> serde::de::Visitor<'de> for DuplicateKeyCheck {
     }
     fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
+    }
+}
+
+/// An object key, borrowed from the input unless it holds escapes.
+struct KeyText<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = KeyText<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
     }
 }
 
@@ -627,8 +774,39 @@ mod tests {
         assert!(message.contains("/x/config.json"), "{message}");
         let nested = r#"{"auths": {"r": {"auth": "YTpi", "x": 1e400, "auth": "YTpj"}}}"#;
         assert!(check_no_duplicate_keys(path, nested.as_bytes()).is_err());
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        for duplicate in ["k3", "k20", "k39"] {
+            let text = format!("{{{}, \"{duplicate}\": 0}}", many.join(", "));
+            let message = parse(&text).unwrap_err().to_string();
+            assert!(
+                message.contains(&format!("duplicate key \"{duplicate}\"")),
+                "{message}"
+            );
+        }
+        parse(&format!("{{{}}}", many.join(", "))).unwrap();
+        let tricky = r#"{"a\"": "b\\", "c": ["\\\":", {"d": "e:"}], "f" : 1}"#;
+        assert_eq!(count_keys_in_text(tricky.as_bytes()), 4);
+        parse(tricky).unwrap();
+        let escaped = r#"{"a\u0062": 1, "ab": 2}"#;
+        assert!(
+            parse(escaped)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key \"ab\"")
+        );
         let distinct = r#"{"auths": {"r": {"n": [1, {"a": 1}, {"a": 2}], "big": 1e400}}, "a": 1}"#;
         check_no_duplicate_keys(path, distinct.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn the_allocation_free_check_agrees_with_the_decoder() {
+        let long = BASE64.encode(format!("user:{}", "p".repeat(1000)));
+        let long_bad = BASE64.encode("x".repeat(1000));
+        for auth in [
+            "YTpi", "OnB3", "YWxpY2U=", "!!", "", "YTpi=", "/w==", &long, &long_bad,
+        ] {
+            assert_eq!(check_auth(auth), decode_auth(auth).map(drop), "{auth:.20}");
+        }
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
         match auth::login(&address.host, stored, &transport) {
             Ok(outcome) => {
                 let creds = with_identity_token(stored.clone(), outcome.identity_token);
-                return save_and_report(config_path, &address, &creds, &store_options);
+                return save_and_report(config, &address, &creds, &store_options);
             }
             Err(err) if err.is_unauthorized() => {
                 eprintln!("Stored credentials invalid or expired");
@@ -114,7 +114,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
     )?;
     let outcome = auth::login(&address.host, &creds, &transport)?;
     let creds = with_identity_token(creds, outcome.identity_token);
-    save_and_report(config_path, &address, &creds, &store_options)
+    save_and_report(config, &address, &creds, &store_options)
 }
 
 fn can_reuse(creds: &Credentials) -> bool {
@@ -200,12 +200,12 @@ fn prompt_username(stored: Option<&str>) -> Result<String, CliError> {
 }
 
 fn save_and_report(
-    config_path: &Path,
+    config: ConfigFile,
     address: &RegistryAddress,
     creds: &Credentials,
     options: &StoreOptions,
 ) -> Result<(), CliError> {
-    let saved = store::save(config_path, &address.key, creds, options)
+    let saved = store::save_loaded(config, &address.key, creds, options)
         .map_err(|err| CliError(format!("Error saving credentials: {err}")))?;
     if let Saved::InFile { path } = &saved
         && !creds.password.is_empty()

@@ -85,11 +85,29 @@ pub fn home_dir() -> PathBuf {
 }
 
 /// A loaded `config.json`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConfigFile {
     path: PathBuf,
     document: Map<String, Value>,
     exists: bool,
+    /// The bytes it was parsed from: [`update_loaded`] re-reads the file under the lock and
+    /// reuses this parse when nothing changed in between.
+    source: Option<Vec<u8>>,
+    /// Set by every method that changes the document, only when the value really differs, so
+    /// an unchanged file is not rewritten without comparing whole documents.
+    changed: bool,
+}
+
+/// Names the file and its registries, never the entries (they hold credentials).
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field("exists", &self.exists)
+            .field("auths", &self.auth_keys())
+            .field("credsStore", &self.creds_store())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConfigFile {
@@ -97,14 +115,15 @@ impl ConfigFile {
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
         crate::debug_line!("reading {}", path.display());
         match read_if_present(path)? {
-            Some(bytes) => ConfigFile::parse_existing(path, &bytes),
+            Some(bytes) => ConfigFile::parse_existing(path, bytes),
             None => Ok(ConfigFile::empty(path)),
         }
     }
 
-    fn parse_existing(path: &Path, bytes: &[u8]) -> Result<ConfigFile, ConfigError> {
-        let mut config = ConfigFile::parse(path, bytes)?;
+    fn parse_existing(path: &Path, bytes: Vec<u8>) -> Result<ConfigFile, ConfigError> {
+        let mut config = ConfigFile::parse(path, &bytes)?;
         config.exists = true;
+        config.source = Some(bytes);
         Ok(config)
     }
 
@@ -113,6 +132,8 @@ impl ConfigFile {
             path: path.to_path_buf(),
             document: Map::new(),
             exists: false,
+            source: None,
+            changed: false,
         }
     }
 
@@ -150,6 +171,8 @@ impl ConfigFile {
             path: path.to_path_buf(),
             document,
             exists: false,
+            source: None,
+            changed: false,
         };
         config.validate()?;
         Ok(config)
@@ -219,6 +242,9 @@ impl ConfigFile {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
+        if self.document.get("auths").is_some_and(Value::is_object) {
+            return to_docker_bytes(&self.document);
+        }
         let mut document = self.document.clone();
         // Docker always writes `auths`, first.
         if !document.get("auths").is_some_and(Value::is_object) {
@@ -366,14 +392,26 @@ impl ConfigFile {
             );
         }
         fields.extend(entry);
-        format::insert_sorted(self.auths_mut(), key, Value::Object(fields));
+        self.set_auth_entry(key, fields);
     }
 
     /// Marks `key` as held by a credential helper: Docker keeps an entry with no credentials in
     /// it (`{}`), which is how other tools learn that the registry has a login.
     pub fn set_helper_placeholder(&mut self, key: &str) {
         let entry = self.entry_without_credentials(key);
-        format::insert_sorted(self.auths_mut(), key, Value::Object(entry));
+        self.set_auth_entry(key, entry);
+    }
+
+    fn set_auth_entry(&mut self, key: &str, entry: Map<String, Value>) {
+        let unchanged = self
+            .auths()
+            .and_then(|auths| auths.get(key))
+            .and_then(Value::as_object)
+            .is_some_and(|existing| *existing == entry);
+        if !unchanged {
+            format::insert_sorted(self.auths_mut(), key, Value::Object(entry));
+            self.changed = true;
+        }
     }
 
     fn entry_without_credentials(&self, key: &str) -> Map<String, Value> {
@@ -403,7 +441,11 @@ impl ConfigFile {
             .get_mut("auths")
             .and_then(Value::as_object_mut)
         {
-            Some(auths) => auths.shift_remove(key).is_some(),
+            Some(auths) => {
+                let removed = auths.shift_remove(key).is_some();
+                self.changed |= removed;
+                removed
+            }
             None => false,
         }
     }
@@ -416,7 +458,10 @@ impl ConfigFile {
     }
 
     pub fn set_creds_store(&mut self, name: &str) {
-        format::insert_top_level(&mut self.document, "credsStore", Value::String(name.into()));
+        if self.document.get("credsStore").and_then(Value::as_str) != Some(name) {
+            format::insert_top_level(&mut self.document, "credsStore", Value::String(name.into()));
+            self.changed = true;
+        }
     }
 
     /// The helper `credHelpers` names for `key`, if any.
@@ -697,6 +742,31 @@ pub fn update<T, E>(
 where
     E: From<ConfigError>,
 {
+    update_inner(path, None, change)
+}
+
+/// As [`update`], for a config loaded earlier (a login reads it before asking the registry): the
+/// file is still re-read under the lock, and the earlier parse is reused if the bytes are the
+/// same, sparing a second parse of a large file.
+pub fn update_loaded<T, E>(
+    loaded: ConfigFile,
+    change: impl FnOnce(&mut ConfigFile) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<ConfigError>,
+{
+    let path = loaded.path.clone();
+    update_inner(&path, Some(loaded), change)
+}
+
+fn update_inner<T, E>(
+    path: &Path,
+    loaded: Option<ConfigFile>,
+    change: impl FnOnce(&mut ConfigFile) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<ConfigError>,
+{
     let target = write::resolve_target(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
@@ -705,10 +775,20 @@ where
         write::ensure_dir(dir)?;
     }
     let _lock = write::ConfigLock::acquire(&target)?;
-    let mut config = ConfigFile::load(path)?;
-    let before = config.document.clone();
+    crate::debug_line!("reading {}", path.display());
+    let current = read_if_present(path)?;
+    let mut config = match loaded {
+        Some(mut loaded) if loaded.source == current && !loaded.changed => {
+            loaded.exists = current.is_some();
+            loaded
+        }
+        _ => match current {
+            Some(bytes) => ConfigFile::parse_existing(path, bytes)?,
+            None => ConfigFile::empty(path),
+        },
+    };
     let result = change(&mut config)?;
-    if config.document != before || (!config.exists && !config.document.is_empty()) {
+    if config.changed || (!config.exists && !config.document.is_empty()) {
         write::replace_file(&target, &config.to_bytes())?;
         crate::debug_line!("wrote {}", target.display());
     } else {
@@ -796,6 +876,64 @@ mod tests {
         );
         let distinct = r#"{"auths": {"r": {"n": [1, {"a": 1}, {"a": 2}], "big": 1e400}}, "a": 1}"#;
         check_no_duplicate_keys(path, distinct.as_bytes()).unwrap();
+    }
+
+    fn scratch_config(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "reglogin-config-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn alice() -> Credentials {
+        Credentials {
+            username: "alice".into(),
+            password: Secret::new("pw"),
+            ..Credentials::default()
+        }
+    }
+
+    #[test]
+    fn an_earlier_load_is_reused_only_while_the_file_is_the_same() {
+        let path = scratch_config("reuse", "{\"auths\": {}}");
+        let loaded = ConfigFile::load(&path).unwrap();
+        // Another writer changes the file between the load and the update.
+        std::fs::write(&path, r#"{"auths": {"other.example": {"auth": "YTpi"}}}"#).unwrap();
+        update_loaded::<_, ConfigError>(loaded, |config| {
+            config.set_file_credentials("mine.example", &alice());
+            Ok(())
+        })
+        .unwrap();
+        let after = ConfigFile::load(&path).unwrap();
+        assert_eq!(after.auth_keys(), ["mine.example", "other.example"]);
+
+        // Unchanged since the load: the same login again writes nothing.
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        update_loaded::<_, ConfigError>(after, |config| {
+            config.set_file_credentials("mine.example", &alice());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+    }
+
+    #[test]
+    fn debug_shows_registries_but_not_their_credentials() {
+        let config =
+            parse(r#"{"auths": {"r.example": {"auth": "YWxpY2U6aHVudGVyMg=="}}}"#).unwrap();
+        let printed = format!("{config:?}");
+        assert!(printed.contains("r.example"), "{printed}");
+        assert!(!printed.contains("YWxpY2U6aHVudGVyMg"), "{printed}");
     }
 
     #[test]

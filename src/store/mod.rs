@@ -164,7 +164,26 @@ pub fn save(
     creds: &Credentials,
     options: &StoreOptions,
 ) -> Result<Saved, StoreError> {
-    config::update(config_path, |config| match choose_store(config, key) {
+    config::update(config_path, |config| save_in(config, key, creds, options))
+}
+
+/// As [`save`], into a config loaded earlier (reused if the file has not changed since).
+pub fn save_loaded(
+    loaded: ConfigFile,
+    key: &str,
+    creds: &Credentials,
+    options: &StoreOptions,
+) -> Result<Saved, StoreError> {
+    config::update_loaded(loaded, |config| save_in(config, key, creds, options))
+}
+
+fn save_in(
+    config: &mut ConfigFile,
+    key: &str,
+    creds: &Credentials,
+    options: &StoreOptions,
+) -> Result<Saved, StoreError> {
+    match choose_store(config, key) {
         StoreChoice::File => {
             config.set_file_credentials(key, creds);
             Ok(Saved::InFile {
@@ -179,7 +198,7 @@ pub fn save(
             }
             Ok(Saved::InHelper { name })
         }
-    })
+    }
 }
 
 /// The credentials stored for `key`, from whichever store holds it.

@@ -145,10 +145,11 @@ fn all_valid_exits_zero() {
 
 /// Registries that accept connections and never answer: each costs HTTPS then HTTP timeouts
 /// (it is on loopback), so about 2 s at REGLOGIN_HTTP_TIMEOUT=1. Four of them checked one
-/// after another would take four times one; in parallel they take about as long as one.
+/// after another would take four times one; in parallel they take about as long as one. Nine
+/// take two rounds: no more than eight are checked at once.
 #[test]
 fn checks_run_in_parallel() {
-    let listeners: Vec<TcpListener> = (0..4)
+    let listeners: Vec<TcpListener> = (0..9)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let keys: Vec<String> = listeners
@@ -178,8 +179,9 @@ fn checks_run_in_parallel() {
         elapsed
     };
     let one = run(&keys[..1]);
-    let four = run(&keys);
-    eprintln!("status: one hanging registry {one:?}, four hanging registries {four:?}");
+    let four = run(&keys[..4]);
+    let nine = run(&keys);
+    eprintln!("status: hanging registries: one {one:?}, four {four:?}, nine {nine:?}");
     assert!(
         one >= Duration::from_secs(1),
         "the timeout was not waited for: {one:?}"
@@ -187,6 +189,10 @@ fn checks_run_in_parallel() {
     assert!(
         four < one * 2,
         "four hanging registries took {four:?}, one took {one:?}: not checked in parallel"
+    );
+    assert!(
+        nine >= one + one / 2,
+        "nine hanging registries took {nine:?}, one took {one:?}: more than 8 checked at once"
     );
     drop(listeners);
 }
@@ -262,7 +268,10 @@ fn colour_and_progress_only_on_a_terminal() {
     };
     let coloured = on_terminal(None);
     assert!(coloured.contains("\x1b[32mvalid"), "{coloured:?}");
-    assert!(coloured.contains("checking 1 registries"), "{coloured:?}");
+    assert!(
+        coloured.contains("checking registries: 1/1"),
+        "{coloured:?}"
+    );
     let plain = on_terminal(Some("1"));
     assert!(!plain.contains("\x1b[32m"), "{plain:?}");
     assert!(plain.contains("valid"), "{plain:?}");

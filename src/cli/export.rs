@@ -153,39 +153,31 @@ fn resolve(
 /// `{"auths":{KEY:{"username":..,"password":..,"auth":..}}}` as kubectl (Go's `json.Marshal`)
 /// writes it: compact, keys sorted, `<>&` escaped.
 fn docker_config_json(entries: &std::collections::BTreeMap<String, Credentials>) -> Secret {
-    #[derive(serde::Serialize)]
-    struct Entry<'a> {
-        username: &'a str,
-        password: &'a str,
-        auth: &'a str,
+    // Assembled from `Secret` parts rather than through `serde_json::Value`, whose strings
+    // would keep copies of the passwords that are never wiped.
+    let json =
+        |value: &str| Secret::new(serde_json::to_string(value).expect("a string serialises"));
+    let mut parts = vec![Secret::new("{\"auths\":{")];
+    for (index, (key, creds)) in entries.iter().enumerate() {
+        let pair = Secret::new(format!("{}:{}", creds.username, creds.password.expose()));
+        let auth = Secret::new(base64::engine::general_purpose::STANDARD.encode(pair.expose()));
+        if index > 0 {
+            parts.push(Secret::new(","));
+        }
+        parts.extend([
+            json(key),
+            Secret::new(":{\"username\":"),
+            json(&creds.username),
+            Secret::new(",\"password\":"),
+            json(creds.password.expose()),
+            Secret::new(",\"auth\":"),
+            json(auth.expose()),
+            Secret::new("}"),
+        ]);
     }
-    let auths: Vec<(&str, Secret, &Credentials)> = entries
-        .iter()
-        .map(|(key, creds)| {
-            let pair = Secret::new(format!("{}:{}", creds.username, creds.password.expose()));
-            let auth = Secret::new(base64::engine::general_purpose::STANDARD.encode(pair.expose()));
-            (key.as_str(), auth, creds)
-        })
-        .collect();
-    let map: serde_json::Map<String, serde_json::Value> = auths
-        .iter()
-        .map(|(key, auth, creds)| {
-            let entry = Entry {
-                username: &creds.username,
-                password: creds.password.expose(),
-                auth: auth.expose(),
-            };
-            let value = serde_json::to_value(entry).expect("serialising strings cannot fail");
-            ((*key).to_owned(), value)
-        })
-        .collect();
-    let mut document = serde_json::Map::new();
-    document.insert("auths".into(), serde_json::Value::Object(map));
-    let json = Secret::new(
-        serde_json::to_string(&serde_json::Value::Object(document))
-            .expect("serialising strings cannot fail"),
-    );
-    Secret::new(crate::gojson::escape_like_go(json.expose().to_owned()))
+    parts.push(Secret::new("}}"));
+    let joined = Secret::new(parts.iter().map(Secret::expose).collect::<String>());
+    Secret::new(crate::gojson::escape_like_go(joined.expose().to_owned()))
 }
 
 fn base64_of(document: &Secret) -> Secret {

@@ -193,13 +193,13 @@ fn check_all(
         drop(sender);
         let mut done = 0;
         if progress {
-            eprint!("checking {total} registries: 0/{total}");
+            eprint!("checking registries: 0/{total}");
         }
         for (index, row) in receiver {
             rows[index] = Some(row);
             done += 1;
             if progress {
-                eprint!("\r\x1b[Kchecking {total} registries: {done}/{total}");
+                eprint!("\r\x1b[Kchecking registries: {done}/{total}");
             }
         }
         if progress {

@@ -278,3 +278,64 @@ fn colour_and_progress_only_on_a_terminal() {
     // An empty NO_COLOR does not count (no-color.org).
     assert!(on_terminal(Some("")).contains("\x1b[32mvalid"));
 }
+
+/// A login through a token server that issues refresh tokens stores an identity token: status
+/// checks it with the OAuth2 refresh grant (valid), and export refuses it, naming the registry.
+/// A TLS registry whose CA is in the user's certs.d is verified and valid.
+#[test]
+fn identity_tokens_and_certs_d_are_honoured() {
+    let tokens = TokenServer::start(&[ALICE], true);
+    let token = Registry::token(&tokens);
+    let tls = Registry::htpasswd_tls(&[ALICE]);
+    let sandbox = Sandbox::new();
+    let login = sandbox.run(
+        &["login", "-u", "alice", "--password-stdin", &token.addr()],
+        Some("wonderland\n"),
+    );
+    common::assert_success(&login);
+    assert!(sandbox.read_config().contains("identitytoken"));
+    let mut config: serde_json::Value = serde_json::from_str(&sandbox.read_config()).unwrap();
+    config["auths"][tls.addr()] = entry("alice", "wonderland");
+    sandbox.write_config(&config.to_string());
+    let certs = sandbox
+        .xdg_config_home()
+        .join("docker/certs.d")
+        .join(tls.addr());
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(tls.ca_cert_path(), certs.join("ca.crt")).unwrap();
+
+    let posts_before = tokens
+        .requests()
+        .iter()
+        .filter(|request| request.method == "POST")
+        .count();
+    let output = sandbox.run(&["status", "--format", "json"], None);
+    common::assert_success(&output);
+    let rows = rows(&output);
+    assert_eq!(rows[&token.addr()]["status"], "valid");
+    assert_eq!(rows[&token.addr()]["username"], "alice");
+    assert_eq!(rows[&tls.addr()]["status"], "valid");
+    let posts_after = tokens
+        .requests()
+        .iter()
+        .filter(|request| request.method == "POST")
+        .count();
+    assert_eq!(
+        posts_after,
+        posts_before + 1,
+        "the identity token went through the refresh grant"
+    );
+
+    let export = sandbox.run(&["export", "-o", "dockerconfigjson", &token.addr()], None);
+    common::assert_failure(
+        &export,
+        &format!("the credentials for {} are an identity token", token.addr()),
+    );
+    assert!(export.stdout.is_empty());
+    let issued = tokens.issued_refresh_tokens();
+    for stream in [stdout_of(&output), stderr_of(&export)] {
+        for refresh in &issued {
+            assert!(!stream.contains(refresh.as_str()), "{stream}");
+        }
+    }
+}

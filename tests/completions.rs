@@ -224,12 +224,37 @@ fn exit_statuses_are_as_documented() {
         assert_eq!(run(&sandbox, args).status.code(), Some(0), "{args:?}");
     }
     for (args, message) in [
-        (&["--bogus"][..], "unexpected argument '--bogus'"),
-        (&["frobnicate"], "unrecognized subcommand 'frobnicate'"),
-        (&["status", "--format", "xml"], "invalid value 'xml'"),
+        (&["frobnicate"][..], "unrecognized subcommand 'frobnicate'"),
         (&["export"], "required arguments were not provided"),
+        (&["logout", "a", "b"], "unexpected argument 'b'"),
         (&["get", "nowhere.example"], ""),
     ] {
         common::assert_failure(&run(&sandbox, args), message);
+    }
+    // A flag that cannot be parsed is Docker's 125 (its flag-error status), as the real CLI shows.
+    for (args, docker_args, message) in [
+        (
+            &["--bogus"][..],
+            &["--bogus"][..],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            &["status", "--format", "xml"],
+            &["login", "--bogus"],
+            "invalid value 'xml'",
+        ),
+        (
+            &["login", "--username"],
+            &["login", "--username"],
+            "a value is required",
+        ),
+    ] {
+        let output = run(&sandbox, args);
+        assert_eq!(output.status.code(), Some(125), "{args:?}: {output:?}");
+        assert!(common::stderr_of(&output).contains(message), "{output:?}");
+        if common::find_program("docker").is_some() {
+            let docker = sandbox.run_docker(docker_args, None);
+            assert_eq!(docker.status.code(), Some(125), "docker {docker_args:?}");
+        }
     }
 }

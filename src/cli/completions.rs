@@ -17,9 +17,12 @@ const EXTRA_SECTIONS: &str = r#".SH "EXIT STATUS"
 Success. For \fBstatus\fR: every registry checked is valid (or none has credentials).
 .TP
 \fB1\fR
-Any failure, including a usage error (an unknown flag or subcommand, a missing argument).
+Any failure, including a wrong number of arguments or an unknown subcommand.
 \fBget\fR: no credentials for the registry. \fBstatus\fR: at least one registry is not valid.
 As \fBdocker-credential-reglogin\fR or \fBdocker-credential-ecr-login\fR: the action failed.
+.TP
+\fB125\fR
+A flag that cannot be parsed (unknown, or a missing or invalid value), as with Docker's CLI.
 .SH ENVIRONMENT
 .TP
 \fBDOCKER_CONFIG\fR
@@ -30,6 +33,12 @@ Seconds for connecting to and hearing from a registry (default 15).
 .TP
 \fBREGLOGIN_HELPER_TIMEOUT\fR
 Seconds a credential helper may take (default 60).
+.TP
+\fBREGLOGIN_LOCK_TIMEOUT\fR
+Seconds to wait for the config lock while no other writer makes progress (default 30).
+.TP
+\fBREGLOGIN_DEBUG\fR
+Set to 1 for \fB--debug\fR output (files, stores, helper runs, requests; never a secret).
 .TP
 \fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBNO_PROXY\fR
 Proxies for registry and AWS requests.

@@ -101,7 +101,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() { 1 } else { 0 };
+            return usage_exit_status(&err);
         }
     };
     if cli.debug {
@@ -128,6 +128,31 @@ pub fn run(args: Vec<OsString>) -> i32 {
             }
             1
         }
+    }
+}
+
+/// Docker's statuses for a command line it cannot use: 125 for a flag it cannot parse (its
+/// flag-error handler), 1 for a wrong number of arguments or an unknown command; 0 for help.
+fn usage_exit_status(err: &clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let about_a_flag = matches!(
+        err.get(ContextKind::InvalidArg),
+        Some(ContextValue::String(arg)) if arg.starts_with('-')
+    );
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+        ErrorKind::UnknownArgument
+        | ErrorKind::InvalidValue
+        | ErrorKind::NoEquals
+        | ErrorKind::ValueValidation
+        | ErrorKind::InvalidUtf8
+            if about_a_flag =>
+        {
+            125
+        }
+        _ => 1,
     }
 }
 

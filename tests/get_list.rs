@@ -107,3 +107,69 @@ fn list_shows_every_registry_and_its_store_but_no_secret() {
         assert!(!stdout_of(&output).contains(secret));
     }
 }
+
+fn with_env_auth_config(sandbox: &Sandbox, value: &str, args: &[&str]) -> std::process::Output {
+    let mut command = sandbox.cmd(args);
+    command.env("DOCKER_AUTH_CONFIG", value);
+    common::sandbox::run_with_timeout(command, None, std::time::Duration::from_secs(30))
+}
+
+/// `DOCKER_AUTH_CONFIG` (Docker 28.3+) is read before every configured store, for lookups and the
+/// listing; registries it does not name still come from the stores. Docker 28.2.2 here predates
+/// it, so this is checked against the documented behaviour, not the CLI.
+#[test]
+fn docker_auth_config_comes_before_the_stores() {
+    let sandbox = sandbox();
+    // env:envpw for 127.0.0.1:5001 (also in the file) and for a registry only the env names.
+    let env = r#"{"auths": {"127.0.0.1:5001": {"auth": "ZW52OmVudnB3"}, "https://only-env.example/v1/": {"auth": "ZW52OmVudnB3"}, "helped.example": {"auth": "ZW52OmVudnB3"}}}"#;
+    for (server, expected) in [
+        (
+            "127.0.0.1:5001/app",
+            r#"{"ServerURL":"127.0.0.1:5001","Username":"env","Secret":"envpw"}"#,
+        ),
+        (
+            "only-env.example",
+            r#"{"ServerURL":"https://only-env.example/v1/","Username":"env","Secret":"envpw"}"#,
+        ),
+        // Before credHelpers too: the environment is in front of every store.
+        (
+            "helped.example",
+            r#"{"ServerURL":"helped.example","Username":"env","Secret":"envpw"}"#,
+        ),
+        (
+            "alpine",
+            r#"{"ServerURL":"https://index.docker.io/v1/","Username":"hub","Secret":"hubpw"}"#,
+        ),
+    ] {
+        let output = with_env_auth_config(&sandbox, env, &["get", server]);
+        assert_success(&output);
+        assert_eq!(stdout_of(&output).trim(), expected, "{server}");
+    }
+    let output = with_env_auth_config(&sandbox, env, &["list"]);
+    assert_success(&output);
+    let listing = stdout_of(&output);
+    assert!(
+        listing
+            .lines()
+            .any(|line| line.contains("127.0.0.1:5001") && line.contains("DOCKER_AUTH_CONFIG")),
+        "{listing}"
+    );
+
+    // Blank is unset; a broken value is an error naming the variable, with no secret in it.
+    let output = with_env_auth_config(&sandbox, " ", &["get", "127.0.0.1:5001"]);
+    assert!(stdout_of(&output).contains("\"Username\":\"alice\""));
+    for broken in [
+        r#"{"auths": {"r": {"auth": "ZW52OmVudnB3""#,
+        r#"{"auths": {"r": {"auth": "!!"}}}"#,
+    ] {
+        let output = with_env_auth_config(&sandbox, broken, &["get", "127.0.0.1:5001"]);
+        common::assert_failure(&output, "DOCKER_AUTH_CONFIG is set but cannot be used");
+        assert!(!common::stderr_of(&output).contains("ZW52OmVudnB3"));
+    }
+
+    // logout still changes the stores, and says the environment comes first.
+    let output = with_env_auth_config(&sandbox, env, &["logout", "127.0.0.1:5001"]);
+    assert_success(&output);
+    assert!(common::stderr_of(&output).contains("WARNING! DOCKER_AUTH_CONFIG is set"));
+    assert!(!sandbox.read_config().contains("127.0.0.1:5001"));
+}

@@ -45,6 +45,7 @@ pub struct LoginArgs {
 }
 
 pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
+    super::warn_if_env_auth_config();
     let address = RegistryAddress::for_login(args.server.as_deref());
     let transport = TransportOptions {
         ca_files: args.cacert.clone(),

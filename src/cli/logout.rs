@@ -15,6 +15,7 @@ pub struct LogoutArgs {
 }
 
 pub fn run(args: LogoutArgs, config_path: &Path) -> Result<(), CliError> {
+    super::warn_if_env_auth_config();
     let server = args
         .server
         .as_deref()

@@ -156,6 +156,16 @@ fn usage_exit_status(err: &clap::Error) -> i32 {
     }
 }
 
+/// login and logout change the stores, which `DOCKER_AUTH_CONFIG` sits in front of.
+fn warn_if_env_auth_config() {
+    use crate::store::AUTH_CONFIG_ENV;
+    if std::env::var_os(AUTH_CONFIG_ENV).is_some_and(|value| !value.is_empty()) {
+        eprintln!(
+            "WARNING! {AUTH_CONFIG_ENV} is set: credentials it holds are used before the ones this command saves or removes."
+        );
+    }
+}
+
 fn reglogin_config_path(config_dir: Option<&std::path::Path>) -> PathBuf {
     crate::config::config_dir(config_dir).join(crate::config::CONFIG_FILE_NAME)
 }

@@ -26,6 +26,47 @@ pub enum StoreError {
         err: String,
         out: String,
     },
+    /// `DOCKER_AUTH_CONFIG` is set but unusable. Docker prints a line and ignores it; a CI job
+    /// that meant to pass credentials this way is better told plainly.
+    #[error("{AUTH_CONFIG_ENV} is set but cannot be used: {0}")]
+    EnvConfig(String),
+}
+
+/// Docker 28.3+: a config document (`{"auths": {...}}`) in the environment, read in front of the
+/// configured stores and never written. CI systems pass credentials this way without files.
+pub const AUTH_CONFIG_ENV: &str = "DOCKER_AUTH_CONFIG";
+
+/// The document `DOCKER_AUTH_CONFIG` holds, when the variable is set and not blank.
+pub fn env_auth_config() -> Result<Option<ConfigFile>, StoreError> {
+    let Some(text) = std::env::var_os(AUTH_CONFIG_ENV).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let text = text
+        .into_string()
+        .map_err(|_| StoreError::EnvConfig("the value is not UTF-8".into()))?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    match ConfigFile::parse(Path::new(AUTH_CONFIG_ENV), text.as_bytes()) {
+        Ok(config) => Ok(Some(config)),
+        Err(ConfigError::Syntax {
+            message,
+            line,
+            column,
+            ..
+        }) => Err(StoreError::EnvConfig(format!(
+            "not valid JSON: {message} (line {line}, column {column})"
+        ))),
+        Err(ConfigError::Invalid { field, problem, .. }) => {
+            Err(StoreError::EnvConfig(format!("{field}: {problem}")))
+        }
+        Err(other) => Err(StoreError::EnvConfig(other.to_string())),
+    }
+}
+
+/// The credentials `DOCKER_AUTH_CONFIG` gives for `key`, looked up as the file store looks.
+fn env_credentials(key: &str) -> Result<Option<(String, Credentials)>, StoreError> {
+    Ok(env_auth_config()?.and_then(|env| file_lookup(&env, key)))
 }
 
 /// Where one registry's credentials live.
@@ -224,21 +265,28 @@ pub fn credentials_for(
     options: &StoreOptions,
 ) -> Result<Option<(String, Credentials)>, StoreError> {
     let key = registry_key_for(server);
+    if let Some(found) = env_credentials(&key)? {
+        crate::debug_line!("credentials for {key} from {AUTH_CONFIG_ENV}");
+        return Ok(Some(found));
+    }
     match choose_store(config, &key) {
         StoreChoice::Helper { name, .. } => Ok(HelperStore::new(&name, options.helper_timeout)
             .get(&key)?
             .map(|creds| (key, creds))),
-        StoreChoice::File => {
-            if let Some(creds) = config.file_credentials(&key) {
-                return Ok(Some((key, creds)));
-            }
-            Ok(config
-                .auth_keys()
-                .into_iter()
-                .filter(|stored| convert_to_hostname(stored) == key)
-                .find_map(|stored| Some((stored.clone(), config.file_credentials(&stored)?))))
-        }
+        StoreChoice::File => Ok(file_lookup(config, &key)),
     }
+}
+
+/// The file store's answer for `key`: its entry, else an old URL-shaped key of the same host.
+fn file_lookup(config: &ConfigFile, key: &str) -> Option<(String, Credentials)> {
+    if let Some(creds) = config.file_credentials(key) {
+        return Some((key.to_owned(), creds));
+    }
+    config
+        .auth_keys()
+        .into_iter()
+        .filter(|stored| convert_to_hostname(stored) == key)
+        .find_map(|stored| Some((stored.clone(), config.file_credentials(&stored)?)))
 }
 
 /// The `auths` key for what a user or tool names: a login-style address (`https://host/`), a
@@ -297,6 +345,14 @@ pub fn list_all(config: &ConfigFile, options: &StoreOptions) -> Result<Listing, 
             }
             Ok(None) => {}
             Err(err) => failures.push((host, err)),
+        }
+    }
+    // What the environment gives is what every lookup gets first.
+    if let Some(env) = env_auth_config()? {
+        for key in env.auth_keys() {
+            if let Some(creds) = env.file_credentials(&key) {
+                listed.insert(key.clone(), listed_entry(&key, &creds, AUTH_CONFIG_ENV));
+            }
         }
     }
     Ok((listed.into_values().collect(), failures))

@@ -936,6 +936,71 @@ mod tests {
         assert!(!printed.contains("YWxpY2U6aHVudGVyMg"), "{printed}");
     }
 
+    /// The key count that lets a load skip the full duplicate check must agree with that check
+    /// on every document: generated objects with few distinct keys (so duplicates are common),
+    /// keys and strings full of quotes, backslashes, escapes and `":`.
+    #[test]
+    fn key_counting_agrees_with_the_full_duplicate_check() {
+        const PIECES: &[&str] = &["a", "b", "\\\"", "\\\\", "\\u0061", ":", "\": ", " "];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |bound: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % bound as u64) as usize
+        };
+        let mut string = |next: &mut dyn FnMut(usize) -> usize| {
+            let mut text = String::from("\"");
+            for _ in 0..next(3) {
+                text.push_str(PIECES[next(PIECES.len())]);
+            }
+            text.push('"');
+            text
+        };
+        fn value(
+            depth: usize,
+            next: &mut dyn FnMut(usize) -> usize,
+            string: &mut dyn FnMut(&mut dyn FnMut(usize) -> usize) -> String,
+        ) -> String {
+            match if depth > 3 { next(2) } else { next(4) } {
+                0 => string(next),
+                1 => "1e400".into(),
+                2 => {
+                    let items: Vec<String> = (0..next(3))
+                        .map(|_| value(depth + 1, next, string))
+                        .collect();
+                    format!("[{}]", items.join(","))
+                }
+                _ => {
+                    let fields: Vec<String> = (0..next(4))
+                        .map(|_| format!("{} : {}", string(next), value(depth + 1, next, string)))
+                        .collect();
+                    format!("{{{}}}", fields.join(", "))
+                }
+            }
+        }
+        let path = Path::new("/x/config.json");
+        let (mut with_duplicates, mut without) = (0, 0);
+        for _ in 0..5000 {
+            let text = format!("{{\"x\": {}}}", value(0, &mut next, &mut string));
+            let Ok(parsed) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let counts_differ = count_keys_in_text(text.as_bytes()) != count_keys_in_value(&parsed);
+            let refused = check_no_duplicate_keys(path, text.as_bytes()).is_err();
+            assert_eq!(counts_differ, refused, "{text}");
+            if refused {
+                with_duplicates += 1;
+            } else {
+                without += 1;
+            }
+        }
+        assert!(
+            with_duplicates > 100 && without > 100,
+            "{with_duplicates} / {without}"
+        );
+    }
+
     #[test]
     fn the_allocation_free_check_agrees_with_the_decoder() {
         let long = BASE64.encode(format!("user:{}", "p".repeat(1000)));

@@ -936,53 +936,57 @@ mod tests {
         assert!(!printed.contains("YWxpY2U6aHVudGVyMg"), "{printed}");
     }
 
-    /// The key count that lets a load skip the full duplicate check must agree with that check
-    /// on every document: generated objects with few distinct keys (so duplicates are common),
-    /// keys and strings full of quotes, backslashes, escapes and `":`.
-    #[test]
-    fn key_counting_agrees_with_the_full_duplicate_check() {
+    /// Seeded documents for the property below.
+    struct DocumentGenerator(u64);
+
+    impl DocumentGenerator {
         const PIECES: &[&str] = &["a", "b", "\\\"", "\\\\", "\\u0061", ":", "\": ", " "];
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = |bound: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % bound as u64) as usize
-        };
-        let mut string = |next: &mut dyn FnMut(usize) -> usize| {
+
+        fn below(&mut self, bound: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % bound as u64) as usize
+        }
+
+        fn string(&mut self) -> String {
             let mut text = String::from("\"");
-            for _ in 0..next(3) {
-                text.push_str(PIECES[next(PIECES.len())]);
+            for _ in 0..self.below(3) {
+                text.push_str(Self::PIECES[self.below(Self::PIECES.len())]);
             }
             text.push('"');
             text
-        };
-        fn value(
-            depth: usize,
-            next: &mut dyn FnMut(usize) -> usize,
-            string: &mut dyn FnMut(&mut dyn FnMut(usize) -> usize) -> String,
-        ) -> String {
-            match if depth > 3 { next(2) } else { next(4) } {
-                0 => string(next),
+        }
+
+        fn value(&mut self, depth: usize) -> String {
+            match self.below(if depth > 3 { 2 } else { 4 }) {
+                0 => self.string(),
                 1 => "1e400".into(),
                 2 => {
-                    let items: Vec<String> = (0..next(3))
-                        .map(|_| value(depth + 1, next, string))
-                        .collect();
+                    let items: Vec<String> =
+                        (0..self.below(3)).map(|_| self.value(depth + 1)).collect();
                     format!("[{}]", items.join(","))
                 }
                 _ => {
-                    let fields: Vec<String> = (0..next(4))
-                        .map(|_| format!("{} : {}", string(next), value(depth + 1, next, string)))
+                    let fields: Vec<String> = (0..self.below(4))
+                        .map(|_| format!("{} : {}", self.string(), self.value(depth + 1)))
                         .collect();
                     format!("{{{}}}", fields.join(", "))
                 }
             }
         }
+    }
+
+    /// The key count that lets a load skip the full duplicate check must agree with that check
+    /// on every document: generated objects with few distinct keys (so duplicates are common),
+    /// keys and strings full of quotes, backslashes, escapes and `":`.
+    #[test]
+    fn key_counting_agrees_with_the_full_duplicate_check() {
+        let mut generator = DocumentGenerator(0x9e37_79b9_7f4a_7c15);
         let path = Path::new("/x/config.json");
         let (mut with_duplicates, mut without) = (0, 0);
         for _ in 0..5000 {
-            let text = format!("{{\"x\": {}}}", value(0, &mut next, &mut string));
+            let text = format!("{{\"x\": {}}}", generator.value(0));
             let Ok(parsed) = serde_json::from_str::<Value>(&text) else {
                 continue;
             };

@@ -782,7 +782,9 @@ mod tests {
 
     #[test]
     fn login_keys_follow_podman() {
-        let cases: &[(Option<&str>, Result<(&str, &str), &str>)] = &[
+        /// (typed, Ok((key, registry)) or Err(part of the message))
+        type Case<'a> = (Option<&'a str>, Result<(&'a str, &'a str), &'a str>);
+        let cases: &[Case] = &[
             (None, Ok(("docker.io", "docker.io"))),
             (Some("docker.io"), Ok(("docker.io", "docker.io"))),
             (Some("index.docker.io"), Ok(("docker.io", "docker.io"))),
@@ -925,7 +927,8 @@ mod tests {
             ("t.io/team", ""),
             ("t.io", "t-host"),
         ];
-        let cases: &[(&[(&str, &str)], &str, Option<&str>, bool)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Option<&'a str>, bool);
+        let cases: &[Case] = &[
             (&all, "r.io/team/app", Some("app"), false),
             (&all, "r.io/team/app/sub", Some("app"), false),
             (&all, "r.io/team/other", Some("team"), false),

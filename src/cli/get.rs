@@ -1,24 +1,26 @@
-//! `reglogin get SERVER`: the credentials Docker would use for SERVER, printed as
-//! helper-protocol JSON for scripts and other tools.
+//! `reglogin get SERVER`: the credentials Docker would use for SERVER (or, with `--authfile`,
+//! podman), printed as helper-protocol JSON for scripts and other tools.
 
 use std::path::Path;
 
 use clap::Args;
 
 use super::CliError;
-use crate::config::ConfigFile;
 use crate::helper_protocol::{NOT_FOUND_MESSAGE, WireCredentials};
-use crate::store::{self, StoreOptions};
+use crate::store::StoreOptions;
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
     /// Registry host, login address or image reference
     server: String,
+
+    #[command(flatten)]
+    target: super::target::AuthFileArgs,
 }
 
 pub fn run(args: GetArgs, config_path: &Path) -> Result<(), CliError> {
-    let config = ConfigFile::load(config_path)?;
-    match store::credentials_for(&config, &args.server, &StoreOptions::default())? {
+    let target = args.target.target(config_path);
+    match target.credentials_for(&args.server, &StoreOptions::default())? {
         Some((key, creds)) => {
             let wire = WireCredentials::from_credentials(&key, &creds);
             println!("{}", wire.to_go_json_line().expose().trim_end());

@@ -7,6 +7,7 @@ mod helper;
 mod list;
 mod login;
 mod logout;
+mod target;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -1,0 +1,155 @@
+//! Which file `login`, `logout`, `get` and `list` work on: Docker's `config.json` (the default,
+//! unchanged), or a containers `auth.json` (Podman, skopeo, buildah) when `--authfile PATH`,
+//! `$REGISTRY_AUTH_FILE` or `--containers` asks for one. The commands call the few operations
+//! here instead of the stores directly, so each keeps one flow for both files.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::CliError;
+use crate::address::RegistryAddress;
+use crate::authfile::{self, AuthFile, Environment};
+use crate::config::ConfigFile;
+use crate::credentials::Credentials;
+use crate::store::{self, Listing, Saved, StoreOptions};
+
+#[derive(Args, Debug, Default)]
+pub struct AuthFileArgs {
+    /// Use this containers auth.json (as podman/skopeo --authfile) instead of Docker's
+    /// config.json [default: $REGISTRY_AUTH_FILE when set]
+    #[arg(long, value_name = "PATH")]
+    authfile: Option<PathBuf>,
+
+    /// Use the containers auth.json at its default place ($XDG_RUNTIME_DIR/containers/auth.json,
+    /// else /run/containers/$UID/auth.json); lookups fall back to Docker's config.json
+    #[arg(long)]
+    containers: bool,
+}
+
+/// The file a command works on.
+#[derive(Debug)]
+pub enum Target {
+    Docker { config_path: PathBuf },
+    Containers(AuthFile),
+}
+
+impl AuthFileArgs {
+    /// Docker's file unless the flags or `$REGISTRY_AUTH_FILE` ask for auth.json.
+    /// `config_path` is Docker's config.json (`--config`, `$DOCKER_CONFIG`, `~/.docker`); in
+    /// containers mode it is the Docker file lookups fall back to.
+    pub fn target(&self, config_path: &Path) -> Target {
+        let docker_dir = config_path.parent().unwrap_or(Path::new("."));
+        let flag = self
+            .authfile
+            .as_deref()
+            .filter(|path| !path.as_os_str().is_empty());
+        let env = Environment::from_process(Some(docker_dir));
+        if flag.is_some() || env.registry_auth_file.is_some() || self.containers {
+            Target::Containers(AuthFile::locate(flag, &env))
+        } else {
+            Target::Docker {
+                config_path: config_path.to_path_buf(),
+            }
+        }
+    }
+}
+
+/// A target whose file has been read and checked, for the stored-credentials lookup of `login`.
+pub enum Opened<'a> {
+    Docker(ConfigFile),
+    Containers(&'a AuthFile),
+}
+
+impl Target {
+    /// The key `login`/`logout` use and the host a login verifies against.
+    pub fn login_address(&self, server: Option<&str>) -> Result<RegistryAddress, CliError> {
+        match self {
+            Target::Docker { .. } => Ok(RegistryAddress::for_login(server)),
+            Target::Containers(_) => {
+                let key = authfile::login_key(server)?;
+                Ok(RegistryAddress {
+                    host: key.verify_host().to_owned(),
+                    key: key.key,
+                })
+            }
+        }
+    }
+
+    /// Reads the file a login will change, so that a broken one stops the login before any
+    /// prompt or request.
+    pub fn open(&self) -> Result<Opened<'_>, CliError> {
+        match self {
+            Target::Docker { config_path } => Ok(Opened::Docker(ConfigFile::load(config_path)?)),
+            Target::Containers(auth) => {
+                ConfigFile::load(auth.path()?)?;
+                Ok(Opened::Containers(auth))
+            }
+        }
+    }
+
+    pub fn save(
+        &self,
+        key: &str,
+        creds: &Credentials,
+        options: &StoreOptions,
+    ) -> Result<Saved, CliError> {
+        let saved = match self {
+            Target::Docker { config_path } => {
+                store::save(config_path, key, creds, options).map_err(|err| err.to_string())
+            }
+            Target::Containers(auth) => authfile::login_key(Some(key))
+                .and_then(|key| authfile::save(auth, &key, creds, options))
+                .map_err(|err| err.to_string()),
+        };
+        saved.map_err(|err| CliError(format!("Error saving credentials: {err}")))
+    }
+
+    /// What `get` prints: the credentials for a host, login address or image reference, and
+    /// the key they were found under.
+    pub fn credentials_for(
+        &self,
+        server: &str,
+        options: &StoreOptions,
+    ) -> Result<Option<(String, Credentials)>, CliError> {
+        match self {
+            Target::Docker { config_path } => {
+                let config = ConfigFile::load(config_path)?;
+                Ok(store::credentials_for(&config, server, options)?)
+            }
+            Target::Containers(auth) => {
+                let key = authfile::lookup_key(server)?;
+                Ok(authfile::credentials_for(auth, &key, options)?
+                    .map(|found| (found.key, found.creds)))
+            }
+        }
+    }
+
+    pub fn list_all(&self, options: &StoreOptions) -> Result<Listing, CliError> {
+        match self {
+            Target::Docker { config_path } => {
+                let config = ConfigFile::load(config_path)?;
+                Ok(store::list_all(&config, options)?)
+            }
+            Target::Containers(auth) => Ok((authfile::list_all(auth, options)?, Vec::new())),
+        }
+    }
+}
+
+impl Opened<'_> {
+    /// The credentials stored for `key`: Docker's store for it, or (auth.json) what podman
+    /// would use, fallback files included.
+    pub fn stored(
+        &self,
+        key: &str,
+        options: &StoreOptions,
+    ) -> Result<Option<Credentials>, CliError> {
+        match self {
+            Opened::Docker(config) => Ok(store::load(config, key, options)?),
+            Opened::Containers(auth) => {
+                let key = authfile::login_key(Some(key))?;
+                Ok(authfile::credentials_for(auth, &key, options)?.map(|found| found.creds))
+            }
+        }
+    }
+}

@@ -26,6 +26,15 @@ const CAROL: (&str, &str) = ("carol", "singer");
 struct Env {
     sandbox: Sandbox,
     xdg_runtime_dir: PathBuf,
+    /// podman refuses a `--runroot` longer than 50 bytes, which a sandbox path under a
+    /// 5-digit pid already is: this one is a short directory of its own in /tmp.
+    podman_runroot: PathBuf,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.podman_runroot);
+    }
 }
 
 impl Env {
@@ -34,9 +43,18 @@ impl Env {
         let xdg_runtime_dir = sandbox.root().join("xdg-runtime");
         fs::create_dir(&xdg_runtime_dir).unwrap();
         fs::set_permissions(&xdg_runtime_dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let podman_runroot = loop {
+            let candidate = PathBuf::from(format!("/tmp/rl-{}", common::random_hex(6)));
+            match fs::create_dir(&candidate) {
+                Ok(()) => break candidate,
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(err) => panic!("creating {}: {err}", candidate.display()),
+            }
+        };
         Env {
             sandbox,
             xdg_runtime_dir,
+            podman_runroot,
         }
     }
 
@@ -75,7 +93,7 @@ impl Env {
                 .arg("--root")
                 .arg(self.sandbox.root().join("podman-root"))
                 .arg("--runroot")
-                .arg(self.sandbox.root().join("podman-runroot"))
+                .arg(&self.podman_runroot)
                 // overlay bind-mounts its directory onto itself, and the mount outlives podman:
                 // the sandbox could not be removed. vfs mounts nothing.
                 .args(["--storage-driver", "vfs"]);

@@ -788,3 +788,39 @@ esac
     check(env.reglogin(&["logout", flags[0], flags[1], &addr], None, &[]));
     assert!(!state.join("entry").exists());
 }
+
+/// A token server that issues refresh tokens: the entry keeps the identity token as Docker's
+/// file would, and podman still reads the user from it.
+#[test]
+fn identity_token_logins_are_saved_where_podman_reads_them() {
+    let tokens = common::TokenServer::start(&[ALICE], true);
+    let registry = Registry::token(&tokens);
+    let env = Env::new();
+    let authfile = env.file("auth.json");
+    let key = format!("{}/team", registry.addr());
+    reglogin_login(&env, &authfile, &key, ALICE);
+    let issued = tokens.issued_refresh_tokens();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(
+        read(&authfile),
+        format!(
+            "{{\n\t\"auths\": {{\n\t\t\"{key}\": {{\n\t\t\t\"auth\": \"YWxpY2U6\",\n\t\t\t\"identitytoken\": \"{}\"\n\t\t}}\n\t}}\n}}",
+            issued[0]
+        )
+    );
+    assert_eq!(
+        podman_user(&env, Some(&authfile), &format!("{key}/app")).as_deref(),
+        Some("alice")
+    );
+    let output = check(env.reglogin(
+        &[
+            "get",
+            "--authfile",
+            path_str(&authfile),
+            &format!("{key}/app"),
+        ],
+        None,
+        &[],
+    ));
+    assert!(stdout(&output).contains(&issued[0]), "{}", stdout(&output));
+}

@@ -39,19 +39,23 @@ impl AuthFileArgs {
     /// `config_path` is Docker's config.json (`--config`, `$DOCKER_CONFIG`, `~/.docker`); in
     /// containers mode it is the Docker file lookups fall back to.
     pub fn target(&self, config_path: &Path) -> Target {
-        let docker_dir = config_path.parent().unwrap_or(Path::new("."));
         let flag = self
             .authfile
             .as_deref()
             .filter(|path| !path.as_os_str().is_empty());
-        let env = Environment::from_process(Some(docker_dir));
-        if flag.is_some() || env.registry_auth_file.is_some() || self.containers {
-            Target::Containers(AuthFile::locate(flag, &env))
-        } else {
-            Target::Docker {
+        let from_env =
+            std::env::var_os(authfile::AUTH_FILE_ENV).is_some_and(|path| !path.is_empty());
+        if flag.is_none() && !from_env && !self.containers {
+            // Docker mode does not pay for reading the rest of the environment.
+            return Target::Docker {
                 config_path: config_path.to_path_buf(),
-            }
+            };
         }
+        let docker_dir = config_path.parent().unwrap_or(Path::new("."));
+        Target::Containers(AuthFile::locate(
+            flag,
+            &Environment::from_process(Some(docker_dir)),
+        ))
     }
 }
 

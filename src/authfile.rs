@@ -3,7 +3,7 @@
 //! registry keys (`host` or `host/namespace/repo`), and changing the file through the same lock,
 //! re-read and atomic replace as `config.json` ([`crate::config::update`]).
 //!
-//! The rules are containers/image's (`pkg/docker/config`) as of 2025; where podman 4.3 (Debian
+//! The rules are current containers/image's (`pkg/docker/config`); where podman 4.3 (Debian
 //! 12) differs, the doc comments say so. Only the parts that are not plain `config.json`
 //! handling live here: parsing, ordering, unknown fields and the byte format are
 //! [`crate::config`]'s, and helper calls are [`crate::store`]'s.
@@ -130,8 +130,9 @@ impl AuthFile {
     ///
     /// Reading continues, for a file not chosen explicitly, with
     /// `${XDG_CONFIG_HOME:-$HOME/.config}/containers/auth.json`, Docker's `config.json` and
-    /// `~/.dockercfg`. podman 4.3 also reads those after an explicit `--authfile`; current
-    /// containers/image does not, and neither does reglogin.
+    /// `~/.dockercfg`. An explicit file is read alone, as containers/image does since
+    /// containers/image#1751 (December 2022, podman 4.4); podman 4.3 (Debian 12) still reads
+    /// the others after it.
     pub fn locate(flag: Option<&Path>, env: &Environment) -> AuthFile {
         let explicit = flag
             .filter(|path| !path.as_os_str().is_empty())

@@ -548,7 +548,7 @@ fn default_lookups_fall_back_to_docker_files_like_podman() {
     // A bare `name:digits` reads as host and port, as in Docker mode.
     assert_eq!(reglogin_user(&env, &["--containers"], "alpine:3"), None);
 
-    // An explicit file is read alone (containers/image since 5.26; podman 4.3 still falls back).
+    // An explicit file is read alone (containers/image#1751; podman 4.3 still falls back).
     let only = env.file("only.json");
     fs::write(&only, "{}").unwrap();
     assert_eq!(

@@ -16,7 +16,8 @@ use crate::store::{Saved, StoreOptions};
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
-    /// Registry to log in to (default: Docker Hub)
+    /// Registry to log in to (default: Docker Hub); with an auth.json also a namespace
+    /// (`registry/team`)
     server: Option<String>,
 
     /// Username

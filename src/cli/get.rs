@@ -1,4 +1,4 @@
-//! `reglogin get SERVER`: the credentials Docker would use for SERVER (or, with `--authfile`,
+//! `reglogin get SERVER`: the credentials Docker would use for SERVER (or, with an auth.json,
 //! podman), printed as helper-protocol JSON for scripts and other tools.
 
 use std::path::Path;
@@ -6,8 +6,11 @@ use std::path::Path;
 use clap::Args;
 
 use super::CliError;
+use super::target::Target;
+use crate::authfile;
+use crate::config::ConfigFile;
 use crate::helper_protocol::{NOT_FOUND_MESSAGE, WireCredentials};
-use crate::store::StoreOptions;
+use crate::store::{self, StoreOptions};
 
 #[derive(Args, Debug)]
 pub struct GetArgs {
@@ -19,14 +22,34 @@ pub struct GetArgs {
 }
 
 pub fn run(args: GetArgs, config_path: &Path) -> Result<(), CliError> {
-    let target = args.target.target(config_path);
-    match target.credentials_for(&args.server, &StoreOptions::default())? {
+    if let Target::Containers(auth) = args.target.target(config_path) {
+        return get_containers(&args.server, &auth);
+    }
+
+    let config = ConfigFile::load(config_path)?;
+    match store::credentials_for(&config, &args.server, &StoreOptions::default())? {
         Some((key, creds)) => {
             let wire = WireCredentials::from_credentials(&key, &creds);
             println!("{}", wire.to_go_json_line().expose().trim_end());
             Ok(())
         }
         // The answer a credential helper gives, so scripts can treat reglogin like one.
+        None => {
+            println!("{NOT_FOUND_MESSAGE}");
+            Err(CliError::silent())
+        }
+    }
+}
+
+/// The same answer from an auth.json lookup (see [`authfile::credentials_for`]).
+fn get_containers(server: &str, auth: &authfile::AuthFile) -> Result<(), CliError> {
+    let key = authfile::lookup_key(server)?;
+    match authfile::credentials_for(auth, &key, &StoreOptions::default())? {
+        Some(found) => {
+            let wire = WireCredentials::from_credentials(&found.key, &found.creds);
+            println!("{}", wire.to_go_json_line().expose().trim_end());
+            Ok(())
+        }
         None => {
             println!("{NOT_FOUND_MESSAGE}");
             Err(CliError::silent())

@@ -109,26 +109,6 @@ impl Target {
         saved.map_err(|err| CliError(format!("Error saving credentials: {err}")))
     }
 
-    /// What `get` prints: the credentials for a host, login address or image reference, and
-    /// the key they were found under.
-    pub fn credentials_for(
-        &self,
-        server: &str,
-        options: &StoreOptions,
-    ) -> Result<Option<(String, Credentials)>, CliError> {
-        match self {
-            Target::Docker { config_path } => {
-                let config = ConfigFile::load(config_path)?;
-                Ok(store::credentials_for(&config, server, options)?)
-            }
-            Target::Containers(auth) => {
-                let key = authfile::lookup_key(server)?;
-                Ok(authfile::credentials_for(auth, &key, options)?
-                    .map(|found| (found.key, found.creds)))
-            }
-        }
-    }
-
     pub fn list_all(&self, options: &StoreOptions) -> Result<Listing, CliError> {
         match self {
             Target::Docker { config_path } => {

@@ -548,6 +548,31 @@ fn default_lookups_fall_back_to_docker_files_like_podman() {
     // A bare `name:digits` reads as host and port, as in Docker mode.
     assert_eq!(reglogin_user(&env, &["--containers"], "alpine:3"), None);
 
+    // `list` resolves every key of every file the same way: URL keys by host, the Hub as
+    // docker.io, a shadowed entry under the user that wins.
+    let output = check(env.reglogin(&["list", "--containers", "--format", "json"], None, &[]));
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).unwrap();
+    let pairs: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|entry| {
+            (
+                entry["registry"].as_str().unwrap(),
+                entry["username"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("a.example", "runtime"),
+            ("b.example", "docker-b"),
+            ("b.example/team", "confighome"),
+            ("c.example", "docker-url"),
+            ("d.example", "legacy"),
+            ("docker.io", "docker-hub"),
+        ]
+    );
+
     // An explicit file is read alone (containers/image#1751; podman 4.3 still falls back).
     let only = env.file("only.json");
     fs::write(&only, "{}").unwrap();

@@ -266,6 +266,9 @@ pub fn login_key(server: Option<&str>) -> Result<AuthKey, AuthFileError> {
         }
         return Ok(AuthKey::new(hub_as_docker_io(host, "")));
     }
+    if input.contains('@') {
+        return Err(invalid("it contains a tag or digest"));
+    }
     let (registry, path) = match input.split_once('/') {
         Some((registry, path)) => (registry, Some(path)),
         None => (input, None),
@@ -281,7 +284,7 @@ pub fn login_key(server: Option<&str>) -> Result<AuthKey, AuthFileError> {
             "the part before the first '/' must be a registry host (with a '.' or ':', or localhost)",
         ));
     }
-    if input.contains('@') || path.contains(':') {
+    if path.contains(':') {
         return Err(invalid("it contains a tag or digest"));
     }
     validate_repository_path(path).map_err(invalid)?;
@@ -817,6 +820,7 @@ mod tests {
             (Some("quay.io/team/app:1"), Err("tag or digest")),
             (Some("quay.io/team/app@sha256:abc"), Err("tag or digest")),
             (Some("quay.io/Team"), Err("lower-case")),
+            (Some("quay.io@sha256:abc"), Err("tag or digest")),
             (Some("quay.io//app"), Err("empty path component")),
             (Some("quay.io/-app"), Err("start and end")),
             (Some("myorg/app"), Err("must be a registry host")),

@@ -4,7 +4,13 @@
 /// Applies Go's HTML-safe escaping to serialised JSON. Outside strings JSON contains none of
 /// these characters, so substituting over the whole text is exact.
 pub fn escape_like_go(json: String) -> String {
-    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+    // A byte search: a large config has none of these, and a per-character scan was a
+    // quarter of the cost of writing one.
+    let bytes = json.as_bytes();
+    let needs_escaping = memchr::memchr3(b'<', b'>', b'&', bytes).is_some()
+        || memchr::memmem::find(bytes, "\u{2028}".as_bytes()).is_some()
+        || memchr::memmem::find(bytes, "\u{2029}".as_bytes()).is_some();
+    if !needs_escaping {
         return json;
     }
     json.replace('<', "\\u003c")
@@ -23,5 +29,9 @@ mod tests {
             r#"{"Username":"\u003ctoken\u003e","x":"a\u0026b"}"#
         );
         assert_eq!(super::escape_like_go("{}".into()), "{}");
+        assert_eq!(
+            super::escape_like_go("\"a\u{2028}b\u{2029}\"".into()),
+            "\"a\\u2028b\\u2029\""
+        );
     }
 }

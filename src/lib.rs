@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod credentials;
+pub mod debug;
 mod gojson;
 pub mod helper_protocol;
 pub mod helper_server;

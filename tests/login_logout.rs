@@ -256,6 +256,48 @@ fn refresh_tokens_become_identity_tokens_and_are_reused() {
     );
 }
 
+/// `--debug` shows each exchange (files, store, requests with their status and challenge) and
+/// none of the secrets that went through them: the password, its base64 form, the refresh token
+/// the token server issued and re-used through the OAuth2 POST.
+#[test]
+fn debug_output_shows_the_exchanges_and_no_secret() {
+    let tokens = TokenServer::start(&[ALICE], true);
+    let registry = Registry::token(&tokens);
+    let sandbox = Sandbox::new();
+    let first = login_with(
+        &sandbox,
+        &["--debug"],
+        &registry.addr(),
+        "alice",
+        "wonderland",
+    );
+    assert_success(&first);
+    let second = sandbox.run(&["-D", "login", &registry.addr()], None);
+    assert_success(&second);
+    let trace = format!("{}{}", stderr(&first), stderr(&second));
+    for expected in [
+        "DEBUG: reading ",
+        "/v2/ -> 401 Unauthorized, WWW-Authenticate: Bearer realm=",
+        "with Basic credentials -> 200 OK",
+        "DEBUG: POST (form) ",
+        "with Bearer credentials -> 200 OK",
+        "DEBUG: store for ",
+        "DEBUG: wrote ",
+    ] {
+        assert!(trace.contains(expected), "no {expected:?} in:\n{trace}");
+    }
+    let issued = tokens.issued_refresh_tokens();
+    assert!(!issued.is_empty());
+    let mut secrets = vec!["wonderland".to_owned(), "YWxpY2U6d29uZGVybGFuZA".to_owned()];
+    secrets.extend(issued);
+    for secret in &secrets {
+        assert!(
+            !trace.contains(secret.as_str()),
+            "a secret is in the debug output"
+        );
+    }
+}
+
 #[test]
 fn tls_is_verified_and_a_ca_can_be_trusted() {
     let registry = Registry::htpasswd_tls(&[ALICE]);

@@ -13,6 +13,7 @@
 //! the registry is marked insecure.
 
 mod challenge;
+pub(crate) mod roots;
 mod token;
 mod transport;
 

@@ -154,9 +154,7 @@ pub fn tls_config(host: &str, opts: &TransportOptions) -> Result<TlsConfig, Auth
     let provider = crypto_provider();
     let mut roots = Vec::new();
     if opts.tls_verify {
-        // Unreadable entries of the system store are skipped, as Go's SystemCertPool does.
-        let native = rustls_native_certs::load_native_certs();
-        roots.extend(native.certs.iter().map(to_ureq_cert));
+        roots.extend(super::roots::system_roots().iter().map(to_ureq_cert));
     }
     for file in &opts.ca_files {
         let certs = pem_certs(file, "CA certificate file")?;
@@ -277,6 +275,28 @@ pub struct UrlParts {
     pub authority: String,
 }
 
+impl UrlParts {
+    /// Whether `url` has this scheme, host and port (an omitted port is the scheme's default).
+    pub fn same_origin(&self, url: &str) -> bool {
+        let Some(other) = url_parts(url) else {
+            return false;
+        };
+        let origin = |parts: &UrlParts| {
+            let (host, port) = split_host_port(&parts.authority);
+            let port = port.unwrap_or(match parts.scheme.as_str() {
+                "https" => "443",
+                _ => "80",
+            });
+            (
+                parts.scheme.clone(),
+                host.to_ascii_lowercase(),
+                port.to_owned(),
+            )
+        };
+        origin(self) == origin(&other)
+    }
+}
+
 pub fn url_parts(url: &str) -> Option<UrlParts> {
     let uri: Uri = url.parse().ok()?;
     let scheme = uri.scheme_str()?.to_ascii_lowercase();
@@ -293,8 +313,14 @@ pub fn url_parts(url: &str) -> Option<UrlParts> {
 /// The HTTP client of one login.
 pub struct Client {
     agent: ureq::Agent,
+    /// Returns redirects instead of following them: requests that carry credentials follow
+    /// redirects by hand, keeping the credentials only within one origin.
+    agent_without_redirects: ureq::Agent,
     env_proxy: Option<Proxy>,
 }
+
+/// Redirects followed for one request, as Go's net/http allows.
+const MAX_REDIRECTS: u32 = 10;
 
 impl Client {
     /// A client using the proxy the environment names (`HTTPS_PROXY`, `NO_PROXY`, …).
@@ -303,18 +329,21 @@ impl Client {
     }
 
     pub fn with_proxy(opts: &TransportOptions, tls: TlsConfig, env_proxy: Option<Proxy>) -> Client {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(opts.user_agent.as_str())
-            .timeout_connect(Some(opts.timeout))
-            .timeout_global(Some(opts.timeout))
-            .tls_config(tls)
-            .proxy(env_proxy.clone())
-            // Credentials follow a redirect only to the same host over HTTPS.
-            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::SameHost)
-            .build();
+        let config = |max_redirects| {
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .user_agent(opts.user_agent.as_str())
+                .timeout_connect(Some(opts.timeout))
+                .timeout_global(Some(opts.timeout))
+                .tls_config(tls.clone())
+                .proxy(env_proxy.clone())
+                .max_redirects(max_redirects)
+                .redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never)
+                .build()
+        };
         Client {
-            agent: config.new_agent(),
+            agent: config(MAX_REDIRECTS).new_agent(),
+            agent_without_redirects: config(0).new_agent(),
             env_proxy,
         }
     }
@@ -329,21 +358,63 @@ impl Client {
         direct.then_some(None)
     }
 
-    /// `GET url`, with `Authorization: {authorization}` when given.
+    /// `GET url`, with `Authorization: {authorization}` when given. The credentials follow a
+    /// redirect only to the same origin (scheme, host and port): another port of the same host
+    /// can be another server, and Go's rule (same host name) would hand it the password.
     pub fn get(
         &self,
         url: &str,
         authorization: Option<&str>,
     ) -> Result<Response<Body>, ureq::Error> {
+        let Some(authorization) = authorization else {
+            return self.send_get(&self.agent, url, None);
+        };
+        let origin = url_parts(url);
+        let mut current = url.to_owned();
+        for _ in 0..=MAX_REDIRECTS {
+            let response =
+                self.send_get(&self.agent_without_redirects, &current, Some(authorization))?;
+            let location = response
+                .headers()
+                .get("Location")
+                .and_then(|value| value.to_str().ok());
+            let next = match location {
+                Some(location) if response.status().is_redirection() => {
+                    resolve_location(&current, location)
+                }
+                _ => None,
+            };
+            let Some(next) = next else {
+                return Ok(response);
+            };
+            if !origin
+                .as_ref()
+                .is_some_and(|origin| origin.same_origin(&next))
+            {
+                return self.send_get(&self.agent, &next, None);
+            }
+            current = next;
+        }
+        Err(ureq::Error::TooManyRedirects)
+    }
+
+    fn send_get(
+        &self,
+        agent: &ureq::Agent,
+        url: &str,
+        authorization: Option<&str>,
+    ) -> Result<Response<Body>, ureq::Error> {
         // Request-level settings make ureq rebuild its TLS setup: use them only when needed.
         let mut request = match self.proxy_override(url) {
-            Some(proxy) => self.agent.get(url).config().proxy(proxy).build(),
-            None => self.agent.get(url),
+            Some(proxy) => agent.get(url).config().proxy(proxy).build(),
+            None => agent.get(url),
         };
         if let Some(value) = authorization {
             request = request.header("Authorization", value);
         }
-        request.call()
+        let result = request.call();
+        debug_exchange("GET", url, authorization, &result);
+        result
     }
 
     /// `POST url` with a form body. Redirects are not followed: the body carries a secret.
@@ -351,15 +422,67 @@ impl Client {
         let proxy = self
             .proxy_override(url)
             .unwrap_or_else(|| self.env_proxy.clone());
-        self.agent
+        let result = self
+            .agent
             .post(url)
             .config()
             .proxy(proxy)
             .max_redirects(0)
             .build()
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(form)
+            .send(form);
+        debug_exchange("POST (form)", url, None, &result);
+        result
     }
+}
+
+/// One request in the debug output: method, URL, whether credentials went along (never what
+/// they were), and the status or the failure.
+fn debug_exchange(
+    method: &str,
+    url: &str,
+    authorization: Option<&str>,
+    result: &Result<Response<Body>, ureq::Error>,
+) {
+    if !crate::debug::enabled() {
+        return;
+    }
+    let credentials = match authorization.and_then(|value| value.split_once(' ')) {
+        Some((scheme, _)) => format!(" with {scheme} credentials"),
+        None => String::new(),
+    };
+    let outcome = match result {
+        Ok(response) => {
+            let challenge = response
+                .headers()
+                .get("WWW-Authenticate")
+                .and_then(|value| value.to_str().ok())
+                .map(|value| format!(", WWW-Authenticate: {value}"))
+                .unwrap_or_default();
+            format!("{}{challenge}", response.status())
+        }
+        Err(err) => format!("failed: {}", classify(err).reason()),
+    };
+    crate::debug_line!("{method} {url}{credentials} -> {outcome}");
+}
+
+/// The absolute URL a `Location` header names, relative to the URL that answered it.
+fn resolve_location(base: &str, location: &str) -> Option<String> {
+    if location.contains("://") {
+        return Some(location.to_owned());
+    }
+    let parts = url_parts(base)?;
+    if let Some(rest) = location.strip_prefix("//") {
+        return Some(format!("{}://{rest}", parts.scheme));
+    }
+    let root = format!("{}://{}", parts.scheme, parts.authority);
+    if location.starts_with('/') {
+        return Some(format!("{root}{location}"));
+    }
+    let path = &base[root.len().min(base.len())..];
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let directory = path.rfind('/').map_or("/", |slash| &path[..=slash]);
+    Some(format!("{root}{directory}{location}"))
 }
 
 /// What went wrong below HTTP.
@@ -541,6 +664,28 @@ mod tests {
         );
         let direct = Client::with_proxy(&opts, TlsConfig::default(), None);
         assert!(direct.proxy_override("http://127.0.0.1:5000/v2/").is_none());
+    }
+
+    #[test]
+    fn redirect_locations_and_origins() {
+        let base = "https://r.example:5000/v2/a/b?x=1";
+        let cases = [
+            ("https://other/v2/", "https://other/v2/"),
+            ("//cdn.example/x", "https://cdn.example/x"),
+            ("/v2/", "https://r.example:5000/v2/"),
+            ("c", "https://r.example:5000/v2/a/c"),
+        ];
+        for (location, expected) in cases {
+            assert_eq!(resolve_location(base, location).as_deref(), Some(expected));
+        }
+        let origin = url_parts("https://R.example/v2/").unwrap();
+        assert!(origin.same_origin("https://r.example:443/token"));
+        assert!(!origin.same_origin("https://r.example:5000/v2/"));
+        assert!(!origin.same_origin("http://r.example/v2/"));
+        assert!(!origin.same_origin("https://r.example.evil/v2/"));
+        let loopback = url_parts("http://127.0.0.1:5000/v2/").unwrap();
+        assert!(loopback.same_origin("http://127.0.0.1:5000/v2/x"));
+        assert!(!loopback.same_origin("http://127.0.0.1:5001/v2/"));
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! `reglogin login [SERVER]`: read the credentials (flags, stdin, the store, prompts), verify
 //! them against the registry, save them.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::CliError;
-use super::target::Target;
+use super::target::Opened;
 use crate::address::RegistryAddress;
 use crate::auth::{self, TransportOptions};
 use crate::credentials::Credentials;
@@ -105,7 +105,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
         match auth::login(&address.host, stored, &transport) {
             Ok(outcome) => {
                 let creds = with_identity_token(stored.clone(), outcome.identity_token);
-                return save_and_report(&target, &address, &creds, &store_options);
+                return save_and_report(opened, &address, &creds, &store_options);
             }
             Err(err) if err.is_unauthorized() => {
                 eprintln!("Stored credentials invalid or expired");
@@ -121,7 +121,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
     )?;
     let outcome = auth::login(&address.host, &creds, &transport)?;
     let creds = with_identity_token(creds, outcome.identity_token);
-    save_and_report(&target, &address, &creds, &store_options)
+    save_and_report(opened, &address, &creds, &store_options)
 }
 
 fn can_reuse(creds: &Credentials) -> bool {
@@ -139,12 +139,12 @@ fn with_identity_token(mut creds: Credentials, token: Option<Secret>) -> Credent
 }
 
 /// Docker reads all of stdin and strips one trailing `\n`, then one `\r`.
+/// More than any password or token; the rest of a runaway pipe is not read.
+const MAX_PASSWORD_INPUT: u64 = 1 << 20;
+
 fn read_password_from_stdin() -> Result<Secret, CliError> {
-    let mut input = String::new();
-    std::io::stdin()
-        .read_to_string(&mut input)
+    let input = crate::secret::read_secret(&mut std::io::stdin().lock(), MAX_PASSWORD_INPUT)
         .map_err(|err| CliError(format!("cannot read the password from stdin: {err}")))?;
-    let input = Secret::new(input);
     let text = input.expose();
     let text = text.strip_suffix('\n').unwrap_or(text);
     let text = text.strip_suffix('\r').unwrap_or(text);
@@ -207,12 +207,12 @@ fn prompt_username(stored: Option<&str>) -> Result<String, CliError> {
 }
 
 fn save_and_report(
-    target: &Target,
+    opened: Opened<'_>,
     address: &RegistryAddress,
     creds: &Credentials,
     options: &StoreOptions,
 ) -> Result<(), CliError> {
-    let saved = target.save(&address.key, creds, options)?;
+    let saved = opened.save(&address.key, creds, options)?;
     if let Saved::InFile { path } = &saved
         && !creds.password.is_empty()
     {

@@ -1,12 +1,15 @@
 //! The command line: flags, prompts, messages and exit codes, as `docker login` / `docker logout`
 //! have them. Library errors are rendered here, once, on stderr.
 
+mod completions;
 mod ecr;
+mod export;
 mod get;
 mod helper;
 mod list;
 mod login;
 mod logout;
+mod status;
 mod target;
 
 use std::ffi::OsString;
@@ -24,6 +27,11 @@ struct Cli {
     /// Location of the client config files (default: $DOCKER_CONFIG or ~/.docker)
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
+
+    /// Print what reglogin does on stderr: files, store choice, helper runs, HTTP requests
+    /// (never a secret). Also REGLOGIN_DEBUG=1
+    #[arg(short = 'D', long, global = true)]
+    debug: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -43,6 +51,14 @@ enum Command {
     Ecr(ecr::EcrArgs),
     /// reglogin as a docker-credential helper: the protocol actions, and `install`
     Helper(helper::HelperArgs),
+    /// Print registries' credentials as a Kubernetes Secret (kubernetes.io/dockerconfigjson)
+    Export(export::ExportArgs),
+    /// Check every stored login against its registry: valid, invalid, unreachable
+    Status(status::StatusArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff), or write one page per subcommand
+    Man(completions::ManArgs),
 }
 
 /// A failure already phrased for the user; an empty message has been reported already.
@@ -89,6 +105,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
             return if err.use_stderr() { 1 } else { 0 };
         }
     };
+    if cli.debug {
+        crate::debug::enable();
+    }
     let config_path = reglogin_config_path(cli.config.as_deref());
     let result = match cli.command {
         Command::Login(args) => login::run(args, &config_path),
@@ -97,6 +116,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::List(args) => list::run(args, &config_path),
         Command::Ecr(args) => ecr::run(args, &config_path),
         Command::Helper(args) => helper::run(args, &config_path),
+        Command::Export(args) => export::run(args, &config_path),
+        Command::Status(args) => status::run(args, &config_path),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     };
     match result {
         Ok(()) => 0,

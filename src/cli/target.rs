@@ -92,23 +92,6 @@ impl Target {
         }
     }
 
-    pub fn save(
-        &self,
-        key: &str,
-        creds: &Credentials,
-        options: &StoreOptions,
-    ) -> Result<Saved, CliError> {
-        let saved = match self {
-            Target::Docker { config_path } => {
-                store::save(config_path, key, creds, options).map_err(|err| err.to_string())
-            }
-            Target::Containers(auth) => authfile::login_key(Some(key))
-                .and_then(|key| authfile::save(auth, &key, creds, options))
-                .map_err(|err| err.to_string()),
-        };
-        saved.map_err(|err| CliError(format!("Error saving credentials: {err}")))
-    }
-
     pub fn list_all(&self, options: &StoreOptions) -> Result<Listing, CliError> {
         match self {
             Target::Docker { config_path } => {
@@ -121,6 +104,25 @@ impl Target {
 }
 
 impl Opened<'_> {
+    /// Saves under `key` in the file opened; Docker's file is not parsed again when it has not
+    /// changed since [`Target::open`].
+    pub fn save(
+        self,
+        key: &str,
+        creds: &Credentials,
+        options: &StoreOptions,
+    ) -> Result<Saved, CliError> {
+        let saved = match self {
+            Opened::Docker(config) => {
+                store::save_loaded(config, key, creds, options).map_err(|err| err.to_string())
+            }
+            Opened::Containers(auth) => authfile::login_key(Some(key))
+                .and_then(|key| authfile::save(auth, &key, creds, options))
+                .map_err(|err| err.to_string()),
+        };
+        saved.map_err(|err| CliError(format!("Error saving credentials: {err}")))
+    }
+
     /// The credentials stored for `key`: Docker's store for it, or (auth.json) what podman
     /// would use, fallback files included.
     pub fn stored(

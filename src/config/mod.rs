@@ -8,6 +8,8 @@
 mod format;
 pub(crate) mod write;
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -51,8 +53,16 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("timed out after {}s waiting for {path}: another reglogin holds it", waited.as_secs())]
-    LockTimeout { path: PathBuf, waited: Duration },
+    #[error(
+        "gave up on {path} after {}s without progress: {} holds it",
+        waited.as_secs(),
+        holder.map_or_else(|| "another reglogin".to_owned(), |pid| format!("process {pid}"))
+    )]
+    LockTimeout {
+        path: PathBuf,
+        waited: Duration,
+        holder: Option<u32>,
+    },
 }
 
 /// The config directory: `--config DIR`, else `$DOCKER_CONFIG` (empty counts as unset), else
@@ -75,30 +85,45 @@ pub fn home_dir() -> PathBuf {
 }
 
 /// A loaded `config.json`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConfigFile {
     path: PathBuf,
     document: Map<String, Value>,
     exists: bool,
+    /// The bytes it was parsed from: [`update_loaded`] re-reads the file under the lock and
+    /// reuses this parse when nothing changed in between.
+    source: Option<Vec<u8>>,
+    /// Set by every method that changes the document, only when the value really differs, so
+    /// an unchanged file is not rewritten without comparing whole documents.
+    changed: bool,
+}
+
+/// Names the file and its registries, never the entries (they hold credentials).
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field("exists", &self.exists)
+            .field("auths", &self.auth_keys())
+            .field("credsStore", &self.creds_store())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConfigFile {
     /// Reads and checks the file. A missing file is an empty config, as in Docker.
     pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ConfigFile::empty(path));
-            }
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
+        crate::debug_line!("reading {}", path.display());
+        match read_if_present(path)? {
+            Some(bytes) => ConfigFile::parse_existing(path, bytes),
+            None => Ok(ConfigFile::empty(path)),
+        }
+    }
+
+    fn parse_existing(path: &Path, bytes: Vec<u8>) -> Result<ConfigFile, ConfigError> {
         let mut config = ConfigFile::parse(path, &bytes)?;
         config.exists = true;
+        config.source = Some(bytes);
         Ok(config)
     }
 
@@ -107,6 +132,8 @@ impl ConfigFile {
             path: path.to_path_buf(),
             document: Map::new(),
             exists: false,
+            source: None,
+            changed: false,
         }
     }
 
@@ -116,12 +143,18 @@ impl ConfigFile {
         let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
-            serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
+            let value = serde_json::from_slice(bytes).map_err(|err| ConfigError::Syntax {
                 path: path.to_path_buf(),
                 message: syntax_message(&err),
                 line: err.line(),
                 column: err.column(),
-            })?
+            })?;
+            // Counting keys is a fraction of the cost of the full check, which also finds where
+            // the duplicate is: it runs only when the counts say there is one.
+            if count_keys_in_text(bytes) != count_keys_in_value(&value) {
+                check_no_duplicate_keys(path, bytes)?;
+            }
+            value
         };
         let document = match value {
             Value::Null => Map::new(),
@@ -138,6 +171,8 @@ impl ConfigFile {
             path: path.to_path_buf(),
             document,
             exists: false,
+            source: None,
+            changed: false,
         };
         config.validate()?;
         Ok(config)
@@ -179,8 +214,8 @@ impl ConfigFile {
                     format!("expected an object, found {}", kind(auths)),
                 )
             })?;
-            for key in map.keys() {
-                self.decode_entry(key)?;
+            for (key, entry) in map {
+                self.check_entry(key, entry)?;
             }
         }
         Ok(())
@@ -207,6 +242,9 @@ impl ConfigFile {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
+        if self.document.get("auths").is_some_and(Value::is_object) {
+            return to_docker_bytes(&self.document);
+        }
         let mut document = self.document.clone();
         // Docker always writes `auths`, first.
         if !document.get("auths").is_some_and(Value::is_object) {
@@ -248,6 +286,40 @@ impl ConfigFile {
             .ok()
             .flatten()
             .filter(|creds| !creds.is_empty())
+    }
+
+    /// What [`ConfigFile::decode_entry`] would refuse, found without building credentials: every
+    /// entry is checked on load (as Docker decodes every entry), so this runs 10,000 times for a
+    /// 10,000-entry file and must not allocate.
+    fn check_entry(&self, key: &str, entry: &Value) -> Result<(), ConfigError> {
+        let field = |name: &str| format!("auths[\"{key}\"]{name}");
+        let entry = entry.as_object().ok_or_else(|| {
+            self.invalid(
+                &field(""),
+                format!("expected an object, found {}", kind(entry)),
+            )
+        })?;
+        // One pass over the fields present (usually one): no lookups by name.
+        for (name, value) in entry {
+            if !ENTRY_STRING_FIELDS.contains(&name.as_str()) {
+                continue;
+            }
+            match value {
+                Value::Null => {}
+                Value::String(text) if name == "auth" && !text.is_empty() => {
+                    check_auth(text)
+                        .map_err(|problem| self.invalid(&field(".auth"), problem.to_owned()))?;
+                }
+                Value::String(_) => {}
+                other => {
+                    return Err(self.invalid(
+                        &field(&format!(".{name}")),
+                        format!("expected a string, found {}", kind(other)),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn decode_entry(&self, key: &str) -> Result<Option<Credentials>, ConfigError> {
@@ -320,14 +392,26 @@ impl ConfigFile {
             );
         }
         fields.extend(entry);
-        format::insert_sorted(self.auths_mut(), key, Value::Object(fields));
+        self.set_auth_entry(key, fields);
     }
 
     /// Marks `key` as held by a credential helper: Docker keeps an entry with no credentials in
     /// it (`{}`), which is how other tools learn that the registry has a login.
     pub fn set_helper_placeholder(&mut self, key: &str) {
         let entry = self.entry_without_credentials(key);
-        format::insert_sorted(self.auths_mut(), key, Value::Object(entry));
+        self.set_auth_entry(key, entry);
+    }
+
+    fn set_auth_entry(&mut self, key: &str, entry: Map<String, Value>) {
+        let unchanged = self
+            .auths()
+            .and_then(|auths| auths.get(key))
+            .and_then(Value::as_object)
+            .is_some_and(|existing| *existing == entry);
+        if !unchanged {
+            format::insert_sorted(self.auths_mut(), key, Value::Object(entry));
+            self.changed = true;
+        }
     }
 
     fn entry_without_credentials(&self, key: &str) -> Map<String, Value> {
@@ -357,7 +441,11 @@ impl ConfigFile {
             .get_mut("auths")
             .and_then(Value::as_object_mut)
         {
-            Some(auths) => auths.shift_remove(key).is_some(),
+            Some(auths) => {
+                let removed = auths.shift_remove(key).is_some();
+                self.changed |= removed;
+                removed
+            }
             None => false,
         }
     }
@@ -370,7 +458,10 @@ impl ConfigFile {
     }
 
     pub fn set_creds_store(&mut self, name: &str) {
-        format::insert_top_level(&mut self.document, "credsStore", Value::String(name.into()));
+        if self.document.get("credsStore").and_then(Value::as_str) != Some(name) {
+            format::insert_top_level(&mut self.document, "credsStore", Value::String(name.into()));
+            self.changed = true;
+        }
     }
 
     /// The helper `credHelpers` names for `key`, if any.
@@ -410,21 +501,50 @@ impl ConfigFile {
 
 /// Decodes an `auth` value as Docker does: standard base64 of `user:password`, split at the first
 /// colon, NULs trimmed from the password.
+/// The string fields of an `auths` entry, as Docker's AuthConfig has them.
+const ENTRY_STRING_FIELDS: [&str; 7] = [
+    "username",
+    "password",
+    "auth",
+    "identitytoken",
+    "registrytoken",
+    "email",
+    "serveraddress",
+];
+
+/// [`decode_auth`]'s checks, decoding into a stack buffer (wiped afterwards) when the value fits.
+fn check_auth(auth: &str) -> Result<(), &'static str> {
+    let mut buffer = zeroize::Zeroizing::new([0u8; 384]);
+    let mut spill = zeroize::Zeroizing::new(Vec::new());
+    let decoded: &[u8] = match BASE64.decode_slice(auth, &mut buffer[..]) {
+        Ok(length) => &buffer[..length],
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            *spill = BASE64.decode(auth).map_err(|_| BASE64_PROBLEM)?;
+            &spill
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => return Err(BASE64_PROBLEM),
+    };
+    let text = std::str::from_utf8(decoded).map_err(|_| UTF8_PROBLEM)?;
+    match text.split_once(':') {
+        None => Err(NO_COLON_PROBLEM),
+        Some(("", _)) => Err(EMPTY_USER_PROBLEM),
+        Some(_) => Ok(()),
+    }
+}
+
+const BASE64_PROBLEM: &str = "not valid base64 (expected base64 of user:password)";
+const UTF8_PROBLEM: &str = "decodes to bytes that are not UTF-8";
+const NO_COLON_PROBLEM: &str = "decodes to a value without ':' (expected base64 of user:password)";
+const EMPTY_USER_PROBLEM: &str = "decodes to an empty username";
+
 pub fn decode_auth(auth: &str) -> Result<(String, Secret), &'static str> {
     let decoded = Secret::new(
-        String::from_utf8(
-            BASE64
-                .decode(auth)
-                .map_err(|_| "not valid base64 (expected base64 of user:password)")?,
-        )
-        .map_err(|_| "decodes to bytes that are not UTF-8")?,
+        String::from_utf8(BASE64.decode(auth).map_err(|_| BASE64_PROBLEM)?)
+            .map_err(|_| UTF8_PROBLEM)?,
     );
-    let (username, password) = decoded
-        .expose()
-        .split_once(':')
-        .ok_or("decodes to a value without ':' (expected base64 of user:password)")?;
+    let (username, password) = decoded.expose().split_once(':').ok_or(NO_COLON_PROBLEM)?;
     if username.is_empty() {
-        return Err("decodes to an empty username");
+        return Err(EMPTY_USER_PROBLEM);
     }
     Ok((
         username.to_owned(),
@@ -452,10 +572,196 @@ fn syntax_message(err: &serde_json::Error) -> String {
     }
 }
 
+fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The number of object keys written in a JSON text that has parsed: strings followed by ':'.
+fn count_keys_in_text(bytes: &[u8]) -> usize {
+    let mut keys = 0;
+    let mut index = 0;
+    while let Some(offset) = memchr::memchr(b'"', &bytes[index..]) {
+        // Skip to the closing quote: a quote preceded by an odd run of backslashes is escaped.
+        let mut end = index + offset + 1;
+        loop {
+            let Some(next) = memchr::memchr(b'"', &bytes[end..]) else {
+                return keys;
+            };
+            let quote = end + next;
+            let backslashes = bytes[..quote]
+                .iter()
+                .rev()
+                .take_while(|&&byte| byte == b'\\')
+                .count();
+            end = quote + 1;
+            if backslashes % 2 == 0 {
+                break;
+            }
+        }
+        let after = bytes[end..].iter().find(|byte| !byte.is_ascii_whitespace());
+        if after == Some(&b':') {
+            keys += 1;
+        }
+        index = end;
+    }
+    keys
+}
+
+/// The number of keys in every object of a parsed document (duplicates counted once).
+fn count_keys_in_value(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => map.len() + map.values().map(count_keys_in_value).sum::<usize>(),
+        Value::Array(items) => items.iter().map(count_keys_in_value).sum(),
+        _ => 0,
+    }
+}
+
+/// Refuses a document in which one object names the same key twice. serde_json keeps the last of
+/// them while Go merges duplicate objects, so reglogin would read something other than Docker
+/// does, and a save would silently drop the first. A second pass: it keeps nothing but keys.
+fn check_no_duplicate_keys(path: &Path, bytes: &[u8]) -> Result<(), ConfigError> {
+    use serde::de::Deserializer as _;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer
+        .deserialize_any(DuplicateKeyCheck)
+        .map_err(|err| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: syntax_message(&err),
+            line: err.line(),
+            column: err.column(),
+        })
+}
+
+/// Walks a JSON value, keeping nothing but the keys of the object being read.
+struct DuplicateKeyCheck;
+
+impl<'de> serde::de::Visitor<'de> for DuplicateKeyCheck {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Most objects (each `auths` entry) have a few keys: a scan beats hashing them; `auths`
+        // itself can have thousands and gets a set once it grows.
+        const SCAN_LIMIT: usize = 16;
+        let mut few: Vec<Cow<'de, str>> = Vec::new();
+        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(KeyText(key)) = map.next_key::<KeyText<'de>>()? {
+            let duplicate = if many.is_empty() {
+                let found = few.contains(&key);
+                if !found && few.len() == SCAN_LIMIT {
+                    many.extend(few.drain(..));
+                    many.insert(key.clone());
+                } else if !found {
+                    few.push(key.clone());
+                }
+                found
+            } else {
+                !many.insert(key.clone())
+            };
+            if duplicate {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key {key:?}; a save would keep only one of them"
+                )));
+            }
+            map.next_value_seed(DuplicateKeyCheck)?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(DuplicateKeyCheck)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input unless it holds escapes.
+struct KeyText<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = KeyText<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for DuplicateKeyCheck {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
 /// Read-modify-write under the config lock. The file is re-read under the lock, so concurrent
 /// writers each see the others' changes; it is written only if `change` changed the document.
 pub fn update<T, E>(
     path: &Path,
+    change: impl FnOnce(&mut ConfigFile) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<ConfigError>,
+{
+    update_inner(path, None, change)
+}
+
+/// As [`update`], for a config loaded earlier (a login reads it before asking the registry): the
+/// file is still re-read under the lock, and the earlier parse is reused if the bytes are the
+/// same, sparing a second parse of a large file.
+pub fn update_loaded<T, E>(
+    loaded: ConfigFile,
+    change: impl FnOnce(&mut ConfigFile) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<ConfigError>,
+{
+    let path = loaded.path.clone();
+    update_inner(&path, Some(loaded), change)
+}
+
+fn update_inner<T, E>(
+    path: &Path,
+    loaded: Option<ConfigFile>,
     change: impl FnOnce(&mut ConfigFile) -> Result<T, E>,
 ) -> Result<T, E>
 where
@@ -469,11 +775,24 @@ where
         write::ensure_dir(dir)?;
     }
     let _lock = write::ConfigLock::acquire(&target)?;
-    let mut config = ConfigFile::load(path)?;
-    let before = config.document.clone();
+    crate::debug_line!("reading {}", path.display());
+    let current = read_if_present(path)?;
+    let mut config = match loaded {
+        Some(mut loaded) if loaded.source == current && !loaded.changed => {
+            loaded.exists = current.is_some();
+            loaded
+        }
+        _ => match current {
+            Some(bytes) => ConfigFile::parse_existing(path, bytes)?,
+            None => ConfigFile::empty(path),
+        },
+    };
     let result = change(&mut config)?;
-    if config.document != before || (!config.exists && !config.document.is_empty()) {
+    if config.changed || (!config.exists && !config.document.is_empty()) {
         write::replace_file(&target, &config.to_bytes())?;
+        crate::debug_line!("wrote {}", target.display());
+    } else {
+        crate::debug_line!("{} unchanged, not rewritten", target.display());
     }
     Ok(result)
 }
@@ -522,6 +841,109 @@ mod tests {
             let message = parse(text).unwrap_err().to_string();
             assert!(message.contains(expected), "{text}: {message}");
             assert!(message.contains("/x/config.json"), "{message}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let text = "{\"auths\": {\"a\": {}},\n \"auths\": {\"b\": {}}}";
+        let path = Path::new("/x/config.json");
+        let message = parse(text).unwrap_err().to_string();
+        assert!(message.contains("duplicate key \"auths\""), "{message}");
+        assert!(message.contains("line 2, column 8"), "{message}");
+        assert!(message.contains("/x/config.json"), "{message}");
+        let nested = r#"{"auths": {"r": {"auth": "YTpi", "x": 1e400, "auth": "YTpj"}}}"#;
+        assert!(check_no_duplicate_keys(path, nested.as_bytes()).is_err());
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+        for duplicate in ["k3", "k20", "k39"] {
+            let text = format!("{{{}, \"{duplicate}\": 0}}", many.join(", "));
+            let message = parse(&text).unwrap_err().to_string();
+            assert!(
+                message.contains(&format!("duplicate key \"{duplicate}\"")),
+                "{message}"
+            );
+        }
+        parse(&format!("{{{}}}", many.join(", "))).unwrap();
+        let tricky = r#"{"a\"": "b\\", "c": ["\\\":", {"d": "e:"}], "f" : 1}"#;
+        assert_eq!(count_keys_in_text(tricky.as_bytes()), 4);
+        parse(tricky).unwrap();
+        let escaped = r#"{"a\u0062": 1, "ab": 2}"#;
+        assert!(
+            parse(escaped)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate key \"ab\"")
+        );
+        let distinct = r#"{"auths": {"r": {"n": [1, {"a": 1}, {"a": 2}], "big": 1e400}}, "a": 1}"#;
+        check_no_duplicate_keys(path, distinct.as_bytes()).unwrap();
+    }
+
+    fn scratch_config(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "reglogin-config-{name}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn alice() -> Credentials {
+        Credentials {
+            username: "alice".into(),
+            password: Secret::new("pw"),
+            ..Credentials::default()
+        }
+    }
+
+    #[test]
+    fn an_earlier_load_is_reused_only_while_the_file_is_the_same() {
+        let path = scratch_config("reuse", "{\"auths\": {}}");
+        let loaded = ConfigFile::load(&path).unwrap();
+        // Another writer changes the file between the load and the update.
+        std::fs::write(&path, r#"{"auths": {"other.example": {"auth": "YTpi"}}}"#).unwrap();
+        update_loaded::<_, ConfigError>(loaded, |config| {
+            config.set_file_credentials("mine.example", &alice());
+            Ok(())
+        })
+        .unwrap();
+        let after = ConfigFile::load(&path).unwrap();
+        assert_eq!(after.auth_keys(), ["mine.example", "other.example"]);
+
+        // Unchanged since the load: the same login again writes nothing.
+        let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        update_loaded::<_, ConfigError>(after, |config| {
+            config.set_file_credentials("mine.example", &alice());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
+    }
+
+    #[test]
+    fn debug_shows_registries_but_not_their_credentials() {
+        let config =
+            parse(r#"{"auths": {"r.example": {"auth": "YWxpY2U6aHVudGVyMg=="}}}"#).unwrap();
+        let printed = format!("{config:?}");
+        assert!(printed.contains("r.example"), "{printed}");
+        assert!(!printed.contains("YWxpY2U6aHVudGVyMg"), "{printed}");
+    }
+
+    #[test]
+    fn the_allocation_free_check_agrees_with_the_decoder() {
+        let long = BASE64.encode(format!("user:{}", "p".repeat(1000)));
+        let long_bad = BASE64.encode("x".repeat(1000));
+        for auth in [
+            "YTpi", "OnB3", "YWxpY2U=", "!!", "", "YTpi=", "/w==", &long, &long_bad,
+        ] {
+            assert_eq!(check_auth(auth), decode_auth(auth).map(drop), "{auth:.20}");
         }
     }
 

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::ConfigError;
 
-/// How long a writer waits for another one before giving up with a clear error.
+/// How long a writer waits while the lock does not change hands before giving up with a clear
+/// error (`REGLOGIN_LOCK_TIMEOUT` overrides it).
 const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Follows a chain of symlinks to the file that is really written, even when that file does not
@@ -67,29 +68,76 @@ impl ConfigLock {
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .mode(0o600)
             .open(&lock_path)
             .map_err(write_error)?;
+        // The wait is bounded by progress, not in total: a long queue behind slow helpers moves
+        // (each holder stamps the file when it takes the lock), a holder that is stuck does not.
+        let patience = crate::seconds_from_env("REGLOGIN_LOCK_TIMEOUT", LOCK_WAIT);
         let started = Instant::now();
+        let mut last_stamp = Vec::new();
+        let mut progress_at = Instant::now();
         let mut pause = Duration::from_millis(1);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(ConfigLock { _file: file }),
-                Err(fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(50));
+                Ok(()) => {
+                    crate::debug_line!(
+                        "locked {} after {:.1} ms",
+                        lock_path.display(),
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    stamp(&file);
+                    return Ok(ConfigLock { _file: file });
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    return Err(ConfigError::LockTimeout {
-                        path: lock_path,
-                        waited: LOCK_WAIT,
-                    });
+                    let current = read_stamp(&file);
+                    if current != last_stamp {
+                        last_stamp = current;
+                        progress_at = Instant::now();
+                    } else if progress_at.elapsed() >= patience {
+                        return Err(ConfigError::LockTimeout {
+                            path: lock_path,
+                            waited: patience,
+                            holder: holder_pid(&last_stamp),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(fs::TryLockError::Error(source)) => return Err(write_error(source)),
             }
         }
     }
+}
+
+/// Writes "PID NANOS" into the lock file: a waiter that sees it change knows the queue moved.
+/// Best effort: a lock file that cannot be written still locks.
+fn stamp(file: &File) {
+    use std::os::unix::fs::FileExt;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    let text = format!("{} {nanos}\n", std::process::id());
+    let _ = file.set_len(0);
+    let _ = file.write_at(text.as_bytes(), 0);
+}
+
+fn read_stamp(file: &File) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = [0u8; 64];
+    let read = file.read_at(&mut buffer, 0).unwrap_or(0);
+    buffer[..read].to_vec()
+}
+
+fn holder_pid(stamp: &[u8]) -> Option<u32> {
+    std::str::from_utf8(stamp)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Replaces `target` with `bytes` atomically. A new file gets mode 0600; an existing one keeps

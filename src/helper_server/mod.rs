@@ -280,19 +280,17 @@ fn read_request(action: &str, input: &mut dyn Read) -> Result<Secret, HelperErro
 
 /// Stdin as Go's `bufio.Scanner` loop sees it: the lines joined without their line ends.
 fn read_input(input: &mut dyn Read) -> Result<Secret, HelperError> {
-    let mut bytes = Vec::new();
-    input
-        .take(MAX_INPUT)
-        .read_to_end(&mut bytes)
-        .map_err(|err| HelperError::BadInput(format!("reading stdin: {err}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| HelperError::BadInput("stdin is not UTF-8".to_owned()))?;
-    let joined: String = text
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .collect();
-    let mut text = text;
-    zeroize::Zeroize::zeroize(&mut text);
+    let text = crate::secret::read_secret(input, MAX_INPUT).map_err(|err| {
+        HelperError::BadInput(if err.kind() == std::io::ErrorKind::InvalidData {
+            "stdin is not UTF-8".to_owned()
+        } else {
+            format!("reading stdin: {err}")
+        })
+    })?;
+    let mut joined = String::with_capacity(text.expose().len());
+    for line in text.expose().split('\n') {
+        joined.push_str(line.strip_suffix('\r').unwrap_or(line));
+    }
     Ok(Secret::new(joined))
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use super::StoreError;
@@ -13,6 +14,9 @@ use crate::helper_protocol::{NOT_FOUND_MESSAGE, WireCredentials};
 
 /// A helper that prints more than this is broken or hostile; its output is cut off.
 const MAX_HELPER_OUTPUT: u64 = 4 << 20;
+
+/// How long to wait for the end of a helper's output once the helper itself has exited.
+const OUTPUT_GRACE_AFTER_EXIT: Duration = Duration::from_millis(250);
 
 #[derive(Clone, Debug)]
 pub struct HelperStore {
@@ -107,13 +111,29 @@ impl HelperStore {
             // Dropping stdin here closes it: the helper reads until end of input.
         });
         let stdout = child.stdout.take().expect("stdout is piped");
-        let reader = std::thread::spawn(move || {
-            let mut output = Vec::new();
-            let _ = stdout.take(MAX_HELPER_OUTPUT).read_to_end(&mut output);
-            output
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (finished_reading, reading_finished) = mpsc::channel();
+        let reader_output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut stdout = stdout.take(MAX_HELPER_OUTPUT);
+            let mut chunk = [0u8; 8192];
+            while let Ok(read @ 1..) = stdout.read(&mut chunk) {
+                reader_output
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .extend_from_slice(&chunk[..read]);
+            }
+            let _ = finished_reading.send(());
         });
 
+        let started = Instant::now();
+        crate::debug_line!("running {program} {action}");
         let status = wait_with_deadline(&mut child, self.timeout);
+        crate::debug_line!(
+            "{program} {action}: {} after {:.1} ms",
+            status.map_or_else(|| "no answer".to_owned(), |status| status.to_string()),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
         let _ = writer.join();
         let Some(status) = status else {
             return Err(HelperFailure {
@@ -124,7 +144,16 @@ impl HelperStore {
                 out: String::new(),
             });
         };
-        let output = reader.join().unwrap_or_default();
+        // A child the helper left running may hold stdout open long after the helper answered
+        // (Docker then waits for it). Whatever the helper printed before it exited is already in
+        // the pipe, so a short wait for the end of output is enough; then reglogin moves on.
+        let remaining = self.timeout.saturating_sub(started.elapsed());
+        let _ = reading_finished.recv_timeout(remaining.min(OUTPUT_GRACE_AFTER_EXIT));
+        let output = std::mem::take(
+            &mut *output
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
         if status.success() {
             Ok(output)
         } else {

@@ -58,27 +58,39 @@ impl Default for StoreOptions {
 /// hostname, then `credsStore`, then (for a config with no auth information yet) the platform's
 /// default helper, then the file.
 pub fn choose_store(config: &ConfigFile, key: &str) -> StoreChoice {
+    let (choice, reason) = choose_store_and_why(config, key);
+    crate::debug_line!("store for {key}: {choice:?} ({reason})");
+    choice
+}
+
+fn choose_store_and_why(config: &ConfigFile, key: &str) -> (StoreChoice, &'static str) {
     if let Some(name) = config.cred_helper(convert_to_hostname(key)) {
-        return StoreChoice::Helper {
+        let choice = StoreChoice::Helper {
             name: name.to_owned(),
             detected: false,
         };
+        return (choice, "credHelpers");
     }
     if let Some(name) = config.creds_store() {
-        return StoreChoice::Helper {
+        let choice = StoreChoice::Helper {
             name: name.to_owned(),
             detected: false,
         };
+        return (choice, "credsStore");
     }
     if !config.has_auth_information()
         && let Some(name) = detect_default_store()
     {
-        return StoreChoice::Helper {
+        let choice = StoreChoice::Helper {
             name,
             detected: true,
         };
+        return (
+            choice,
+            "detected: no store configured and no credentials in the file",
+        );
     }
-    StoreChoice::File
+    (StoreChoice::File, "no helper configured or detected")
 }
 
 /// The platform's helper, when its program is installed. On Linux Docker takes `pass` whenever
@@ -152,7 +164,26 @@ pub fn save(
     creds: &Credentials,
     options: &StoreOptions,
 ) -> Result<Saved, StoreError> {
-    config::update(config_path, |config| match choose_store(config, key) {
+    config::update(config_path, |config| save_in(config, key, creds, options))
+}
+
+/// As [`save`], into a config loaded earlier (reused if the file has not changed since).
+pub fn save_loaded(
+    loaded: ConfigFile,
+    key: &str,
+    creds: &Credentials,
+    options: &StoreOptions,
+) -> Result<Saved, StoreError> {
+    config::update_loaded(loaded, |config| save_in(config, key, creds, options))
+}
+
+fn save_in(
+    config: &mut ConfigFile,
+    key: &str,
+    creds: &Credentials,
+    options: &StoreOptions,
+) -> Result<Saved, StoreError> {
+    match choose_store(config, key) {
         StoreChoice::File => {
             config.set_file_credentials(key, creds);
             Ok(Saved::InFile {
@@ -167,7 +198,7 @@ pub fn save(
             }
             Ok(Saved::InHelper { name })
         }
-    })
+    }
 }
 
 /// The credentials stored for `key`, from whichever store holds it.

@@ -101,7 +101,7 @@ pub fn agent(
         if roots.is_empty() {
             return Err(file_error("no PEM certificate in the CA bundle".into()));
         }
-        for cert in rustls_native_certs::load_native_certs().certs {
+        for cert in crate::auth::roots::system_roots() {
             roots.push(ureq::tls::Certificate::from_der(cert.as_ref()).to_owned());
         }
         config = config.tls_config(

@@ -201,6 +201,21 @@ impl TokenCache {
         })
     }
 
+    /// When the cached token whose password is `password` expires (expired entries included:
+    /// a stored copy of an old token is still worth dating). `None` when no entry has it.
+    pub fn expiry_of_password(&self, password: &str) -> Option<SystemTime> {
+        self.load()
+            .entries
+            .values()
+            .filter(|entry| {
+                AuthorizationToken::decode(&entry.token, &entry.proxy_endpoint, None)
+                    .is_ok_and(|token| token.password.expose() == password)
+            })
+            .map(|entry| entry.expires_at)
+            .max()
+            .and_then(|seconds| time::from_unix_seconds(seconds as f64))
+    }
+
     /// The proxy endpoints of the entries that have not expired, with their usernames.
     pub fn list(&self, now: SystemTime) -> Vec<(String, String)> {
         let now = time::unix_seconds(now);

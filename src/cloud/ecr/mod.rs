@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod expiry;
 pub mod helper;
 pub mod host;
 

@@ -519,10 +519,29 @@ pub fn credentials_for(
     options: &StoreOptions,
 ) -> Result<Option<Found>, AuthFileError> {
     for read in auth.read_paths() {
-        let Some(file) = load(&read)? else { continue };
+        let Some(file) = load(&read)? else {
+            crate::debug_line!(
+                "auth.json lookup {}: {} does not exist",
+                key.key,
+                read.path.display()
+            );
+            continue;
+        };
         if let Some(found) = find_in_file(&file, &read, key, options)? {
+            crate::debug_line!(
+                "auth.json lookup {}: found under {} in {} ({})",
+                key.key,
+                found.key,
+                read.path.display(),
+                found.store
+            );
             return Ok(Some(found));
         }
+        crate::debug_line!(
+            "auth.json lookup {}: nothing in {}",
+            key.key,
+            read.path.display()
+        );
     }
     Ok(None)
 }

@@ -849,3 +849,53 @@ fn identity_token_logins_are_saved_where_podman_reads_them() {
     ));
     assert!(stdout(&output).contains(&issued[0]), "{}", stdout(&output));
 }
+
+/// `--debug` says which auth.json file and entry answered, and never the secret.
+#[test]
+fn debug_output_names_files_and_keys_but_no_secret() {
+    let registry = Registry::htpasswd(&[ALICE]);
+    let env = Env::new();
+    let authfile = env.file("auth.json");
+    let team = format!("{}/team", registry.addr());
+    let output = check(env.reglogin(
+        &[
+            "login",
+            "--debug",
+            "--authfile",
+            path_str(&authfile),
+            "-u",
+            "alice",
+            "--password-stdin",
+            &team,
+        ],
+        Some("wonderland"),
+        &[],
+    ));
+    let login_debug = stderr_of(&output);
+    let output = check(env.reglogin(
+        &[
+            "get",
+            "--debug",
+            "--authfile",
+            path_str(&authfile),
+            &format!("{team}/app"),
+        ],
+        None,
+        &[],
+    ));
+    let get_debug = stderr_of(&output);
+    assert!(
+        get_debug.contains(&format!(
+            "auth.json lookup {team}/app: found under {team} in {}",
+            authfile.display()
+        )),
+        "{get_debug}"
+    );
+    for text in [&login_debug, &get_debug] {
+        assert!(text.contains("containers auth.json mode"), "{text}");
+        assert!(
+            !text.contains("wonderland") && !text.contains("YWxpY2U6d29uZGVybGFuZA=="),
+            "{text}"
+        );
+    }
+}

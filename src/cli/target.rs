@@ -52,10 +52,18 @@ impl AuthFileArgs {
             };
         }
         let docker_dir = config_path.parent().unwrap_or(Path::new("."));
-        Target::Containers(AuthFile::locate(
-            flag,
-            &Environment::from_process(Some(docker_dir)),
-        ))
+        let auth = AuthFile::locate(flag, &Environment::from_process(Some(docker_dir)));
+        crate::debug_line!(
+            "containers auth.json mode: {} ({})",
+            auth.path()
+                .map_or_else(|err| err.to_string(), |path| path.display().to_string()),
+            if auth.is_explicit() {
+                "chosen explicitly, read alone"
+            } else {
+                "default place, Docker files read after it"
+            }
+        );
+        Target::Containers(auth)
     }
 }
 

@@ -899,3 +899,26 @@ fn debug_output_names_files_and_keys_but_no_secret() {
         );
     }
 }
+
+/// Concurrent logins to one auth.json each keep their entry (the lock and re-read of
+/// config.json; podman has neither).
+#[test]
+fn concurrent_logins_keep_every_entry() {
+    let registry = Registry::htpasswd(&[ALICE]);
+    let env = Env::new();
+    let authfile = env.file("auth.json");
+    let keys: Vec<String> = (0..12)
+        .map(|n| format!("{}/team{n}", registry.addr()))
+        .collect();
+    std::thread::scope(|scope| {
+        for key in &keys {
+            let (env, authfile) = (&env, &authfile);
+            scope.spawn(move || reglogin_login(env, authfile, key, ALICE));
+        }
+    });
+    let document: serde_json::Value = serde_json::from_str(&read(&authfile)).unwrap();
+    let stored: Vec<&String> = document["auths"].as_object().unwrap().keys().collect();
+    let mut expected: Vec<&String> = keys.iter().collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+}

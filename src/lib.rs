@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod authfile;
 pub mod cli;
 pub mod cloud;
 pub mod config;

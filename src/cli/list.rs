@@ -1,11 +1,11 @@
-//! `reglogin list`: every registry with credentials, its user and the store holding it.
+//! `reglogin list`: every registry with credentials, its user and the store holding it
+//! (Docker's view, or with `--authfile` podman's).
 
 use std::path::Path;
 
 use clap::{Args, ValueEnum};
 
 use super::CliError;
-use crate::config::ConfigFile;
 use crate::store::{self, StoreOptions};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -19,11 +19,14 @@ pub struct ListArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+
+    #[command(flatten)]
+    target: super::target::AuthFileArgs,
 }
 
 pub fn run(args: ListArgs, config_path: &Path) -> Result<(), CliError> {
-    let config = ConfigFile::load(config_path)?;
-    let (listed, failures) = store::list_all(&config, &StoreOptions::default())?;
+    let target = args.target.target(config_path);
+    let (listed, failures) = target.list_all(&StoreOptions::default())?;
     for (host, err) in &failures {
         eprintln!("WARNING: failed to get credentials for registry {host}: {err}");
     }

@@ -7,16 +7,17 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::CliError;
+use super::target::Opened;
 use crate::address::RegistryAddress;
 use crate::auth::{self, TransportOptions};
-use crate::config::ConfigFile;
 use crate::credentials::Credentials;
 use crate::secret::Secret;
-use crate::store::{self, Saved, StoreOptions};
+use crate::store::{Saved, StoreOptions};
 
 #[derive(Args, Debug)]
 pub struct LoginArgs {
-    /// Registry to log in to (default: Docker Hub)
+    /// Registry to log in to (default: Docker Hub); with an auth.json also a namespace
+    /// (`registry/team`)
     server: Option<String>,
 
     /// Username
@@ -42,11 +43,15 @@ pub struct LoginArgs {
     /// Allow plain HTTP to this registry even when it is not on this machine
     #[arg(long)]
     insecure: bool,
+
+    #[command(flatten)]
+    target: super::target::AuthFileArgs,
 }
 
 pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
     super::warn_if_env_auth_config();
-    let address = RegistryAddress::for_login(args.server.as_deref());
+    let target = args.target.target(config_path);
+    let address = target.login_address(args.server.as_deref())?;
     let transport = TransportOptions {
         ca_files: args.cacert.clone(),
         tls_verify: args.tls_verify,
@@ -58,7 +63,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
         ..transport
     };
     let store_options = StoreOptions::default();
-    let config = ConfigFile::load(config_path)?;
+    let opened = target.open()?;
 
     if args.password.is_some() && args.password_stdin {
         return Err(CliError(
@@ -81,10 +86,12 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
     // The stored credentials matter only when the flags leave something out; skipping the
     // lookup otherwise spares a helper call (pass costs a gpg run).
     let stored = if args.username.is_none() || password.is_none() {
-        store::load(&config, &address.key, &store_options).unwrap_or_else(|err| {
-            eprintln!("WARNING: cannot read the stored credentials: {err}");
-            None
-        })
+        opened
+            .stored(&address.key, &store_options)
+            .unwrap_or_else(|err| {
+                eprintln!("WARNING: cannot read the stored credentials: {}", err.0);
+                None
+            })
     } else {
         None
     };
@@ -99,7 +106,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
         match auth::login(&address.host, stored, &transport) {
             Ok(outcome) => {
                 let creds = with_identity_token(stored.clone(), outcome.identity_token);
-                return save_and_report(config, &address, &creds, &store_options);
+                return save_and_report(opened, &address, &creds, &store_options);
             }
             Err(err) if err.is_unauthorized() => {
                 eprintln!("Stored credentials invalid or expired");
@@ -115,7 +122,7 @@ pub fn run(args: LoginArgs, config_path: &Path) -> Result<(), CliError> {
     )?;
     let outcome = auth::login(&address.host, &creds, &transport)?;
     let creds = with_identity_token(creds, outcome.identity_token);
-    save_and_report(config, &address, &creds, &store_options)
+    save_and_report(opened, &address, &creds, &store_options)
 }
 
 fn can_reuse(creds: &Credentials) -> bool {
@@ -201,13 +208,12 @@ fn prompt_username(stored: Option<&str>) -> Result<String, CliError> {
 }
 
 fn save_and_report(
-    config: ConfigFile,
+    opened: Opened<'_>,
     address: &RegistryAddress,
     creds: &Credentials,
     options: &StoreOptions,
 ) -> Result<(), CliError> {
-    let saved = store::save_loaded(config, &address.key, creds, options)
-        .map_err(|err| CliError(format!("Error saving credentials: {err}")))?;
+    let saved = opened.save(&address.key, creds, options)?;
     if let Saved::InFile { path } = &saved
         && !creds.password.is_empty()
     {

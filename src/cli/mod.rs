@@ -10,6 +10,7 @@ mod list;
 mod login;
 mod logout;
 mod status;
+mod target;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

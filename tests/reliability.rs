@@ -548,7 +548,7 @@ fn concurrent_logins_and_logouts_lose_nothing_helper_store() {
 
 /// A deep queue on the config lock: writers that each hold it a while (a slow helper: `pass`
 /// with gpg takes ~0.5 s) make the last in line wait longer than the lock timeout; the queue
-/// moves, so no login may fail. 12 logins x 1 s helper = 12 s of queue against a 4 s timeout
+/// moves, so no login may fail. 12 logins x 1 s helper = 12 s of queue against a 6 s timeout
 /// (the default is 30 s; a shorter one keeps the check quick and proves the same).
 #[test]
 fn a_long_but_moving_lock_queue_does_not_fail_logins() {
@@ -564,7 +564,7 @@ fn a_long_but_moving_lock_queue_does_not_fail_logins() {
             command
                 .env("STUB_HELPER_DIR", &helper_dir)
                 .env("STUB_HELPER_DELAY", "1")
-                .env("REGLOGIN_LOCK_TIMEOUT", "4");
+                .env("REGLOGIN_LOCK_TIMEOUT", "6");
             (stub.addr(), spawn_with_stdin(command, "pw\n"))
         })
         .collect();

@@ -34,7 +34,7 @@ pub fn credentials_for(
     server: &str,
 ) -> Result<Option<credentials::Credentials>, store::StoreError> {
     let path = config::config_dir(None).join(config::CONFIG_FILE_NAME);
-    let config = config::ConfigFile::load(&path)?;
+    let config = store::load_for_server(&path, server)?;
     Ok(
         store::credentials_for(&config, server, &store::StoreOptions::default())?
             .map(|(_, creds)| creds),

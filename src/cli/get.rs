@@ -8,7 +8,6 @@ use clap::Args;
 use super::CliError;
 use super::target::Target;
 use crate::authfile;
-use crate::config::ConfigFile;
 use crate::helper_protocol::{NOT_FOUND_MESSAGE, WireCredentials};
 use crate::store::{self, StoreOptions};
 
@@ -26,12 +25,8 @@ pub fn run(args: GetArgs, config_path: &Path) -> Result<(), CliError> {
         return get_containers(&args.server, &auth);
     }
 
-    let config = ConfigFile::load(config_path)?;
-    let found = store::credentials_for(&config, &args.server, &StoreOptions::default())?;
-    // The process ends right after printing: freeing a large document piece by piece would be
-    // a sixth of the time of a `get` on a 10,000-entry config, and the OS reclaims it anyway.
-    std::mem::forget(config);
-    match found {
+    let config = store::load_for_server(config_path, &args.server)?;
+    match store::credentials_for(&config, &args.server, &StoreOptions::default())? {
         Some((key, creds)) => {
             let wire = WireCredentials::from_credentials(&key, &creds);
             println!("{}", wire.to_go_json_line().expose().trim_end());

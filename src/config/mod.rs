@@ -6,6 +6,7 @@
 //! re-reads the file, applies the change, and writes only if something changed.
 
 mod format;
+mod lookup;
 pub(crate) mod write;
 
 use std::borrow::Cow;
@@ -96,6 +97,9 @@ pub struct ConfigFile {
     /// Set by every method that changes the document, only when the value really differs, so
     /// an unchanged file is not rewritten without comparing whole documents.
     changed: bool,
+    /// Loaded by [`ConfigFile::load_for_lookup`], which keeps only some `auths` entries: whether
+    /// the file had any.
+    lookup_only_had_auths: bool,
 }
 
 /// Names the file and its registries, never the entries (they hold credentials).
@@ -134,6 +138,7 @@ impl ConfigFile {
             exists: false,
             source: None,
             changed: false,
+            lookup_only_had_auths: false,
         }
     }
 
@@ -173,6 +178,7 @@ impl ConfigFile {
             exists: false,
             source: None,
             changed: false,
+            lookup_only_had_auths: false,
         };
         config.validate()?;
         Ok(config)
@@ -496,6 +502,7 @@ impl ConfigFile {
                 .and_then(Value::as_object)
                 .is_some_and(|helpers| !helpers.is_empty())
             || self.auths().is_some_and(|auths| !auths.is_empty())
+            || self.lookup_only_had_auths
     }
 }
 
@@ -514,20 +521,27 @@ const ENTRY_STRING_FIELDS: [&str; 7] = [
 
 /// [`decode_auth`]'s checks, decoding into a stack buffer (wiped afterwards) when the value fits.
 fn check_auth(auth: &str) -> Result<(), &'static str> {
-    let mut buffer = zeroize::Zeroizing::new([0u8; 384]);
-    let mut spill = zeroize::Zeroizing::new(Vec::new());
-    let decoded: &[u8] = match BASE64.decode_slice(auth, &mut buffer[..]) {
-        Ok(length) => &buffer[..length],
-        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-            *spill = BASE64.decode(auth).map_err(|_| BASE64_PROBLEM)?;
-            &spill
+    let mut buffer = [0u8; 384];
+    match BASE64.decode_slice(auth, &mut buffer[..]) {
+        Ok(length) => {
+            let verdict = check_decoded_auth(&buffer[..length]);
+            // Only the decoded bytes held the secret.
+            zeroize::Zeroize::zeroize(&mut buffer[..length]);
+            verdict
         }
-        Err(base64::DecodeSliceError::DecodeError(_)) => return Err(BASE64_PROBLEM),
-    };
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            let decoded = zeroize::Zeroizing::new(BASE64.decode(auth).map_err(|_| BASE64_PROBLEM)?);
+            check_decoded_auth(&decoded)
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => Err(BASE64_PROBLEM),
+    }
+}
+
+fn check_decoded_auth(decoded: &[u8]) -> Result<(), &'static str> {
     let text = std::str::from_utf8(decoded).map_err(|_| UTF8_PROBLEM)?;
-    match text.split_once(':') {
+    match memchr::memchr(b':', text.as_bytes()) {
         None => Err(NO_COLON_PROBLEM),
-        Some(("", _)) => Err(EMPTY_USER_PROBLEM),
+        Some(0) => Err(EMPTY_USER_PROBLEM),
         Some(_) => Ok(()),
     }
 }
@@ -650,29 +664,9 @@ impl<'de> serde::de::Visitor<'de> for DuplicateKeyCheck {
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Most objects (each `auths` entry) have a few keys: a scan beats hashing them; `auths`
-        // itself can have thousands and gets a set once it grows.
-        const SCAN_LIMIT: usize = 16;
-        let mut few: Vec<Cow<'de, str>> = Vec::new();
-        let mut many: HashSet<Cow<'de, str>> = HashSet::new();
+        let mut keys = KeySet::default();
         while let Some(KeyText(key)) = map.next_key::<KeyText<'de>>()? {
-            let duplicate = if many.is_empty() {
-                let found = few.contains(&key);
-                if !found && few.len() == SCAN_LIMIT {
-                    many.extend(few.drain(..));
-                    many.insert(key.clone());
-                } else if !found {
-                    few.push(key.clone());
-                }
-                found
-            } else {
-                !many.insert(key.clone())
-            };
-            if duplicate {
-                return Err(serde::de::Error::custom(format_args!(
-                    "duplicate key {key:?}; a save would keep only one of them"
-                )));
-            }
+            keys.insert::<A::Error>(key)?;
             map.next_value_seed(DuplicateKeyCheck)?;
         }
         Ok(())
@@ -703,7 +697,64 @@ impl<'de> serde::de::Visitor<'de> for DuplicateKeyCheck {
     }
 }
 
-/// An object key, borrowed from the input unless it holds escapes.
+/// The keys of one object so far. Most objects (each `auths` entry) have a few keys: a scan beats
+/// hashing them; `auths` itself can have thousands and gets a set once it grows.
+#[derive(Default)]
+struct KeySet<'de> {
+    few: Vec<Cow<'de, str>>,
+    many: HashSet<Cow<'de, str>, std::hash::BuildHasherDefault<Fnv1a>>,
+}
+
+/// FNV-1a: keys of one's own config file need no protection from crafted collisions, and
+/// SipHash over 10,000 `auths` keys was a visible part of reading a large file.
+#[derive(Default)]
+struct Fnv1a(u64);
+
+impl std::hash::Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+impl<'de> KeySet<'de> {
+    const SCAN_LIMIT: usize = 16;
+
+    /// Adds `key`; a key already there is the duplicate-key error.
+    fn insert<E: serde::de::Error>(&mut self, key: Cow<'de, str>) -> Result<(), E> {
+        let duplicate = if self.many.is_empty() {
+            let found = self.few.contains(&key);
+            if !found && self.few.len() == Self::SCAN_LIMIT {
+                self.many.extend(self.few.drain(..));
+                self.many.insert(key.clone());
+            } else if !found {
+                self.few.push(key.clone());
+            }
+            found
+        } else {
+            !self.many.insert(key.clone())
+        };
+        if duplicate {
+            return Err(E::custom(format_args!(
+                "duplicate key {key:?}; a save would keep only one of them"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// An object key (or any string), borrowed from the input unless it holds escapes.
 struct KeyText<'de>(Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for KeyText<'de> {

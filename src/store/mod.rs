@@ -277,6 +277,18 @@ pub fn credentials_for(
     }
 }
 
+/// The config as far as one lookup of `server` needs it ([`ConfigFile::load_for_lookup`]): what
+/// [`credentials_for`] reads, checked as the full file is, without building the whole document.
+pub fn load_for_server(config_path: &Path, server: &str) -> Result<ConfigFile, ConfigError> {
+    let key = registry_key_for(server);
+    // Without a '/', a key is its own host name: the full conversion is for URL-shaped keys.
+    ConfigFile::load_for_lookup(config_path, |stored| {
+        stored == key
+            || (memchr::memchr(b'/', stored.as_bytes()).is_some()
+                && convert_to_hostname(stored) == key)
+    })
+}
+
 /// The file store's answer for `key`: its entry, else an old URL-shaped key of the same host.
 fn file_lookup(config: &ConfigFile, key: &str) -> Option<(String, Credentials)> {
     if let Some(creds) = config.file_credentials(key) {
@@ -404,4 +416,120 @@ pub fn erase(
             .collect();
         Ok::<_, StoreError>(results)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seeded choices for the property below.
+    struct Choices(u64);
+
+    impl Choices {
+        fn pick<'a>(&mut self, options: &[&'a str]) -> &'a str {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            options[(self.0 % options.len() as u64) as usize]
+        }
+    }
+
+    /// The one-pass lookup read answers every lookup as the full parse does, and refuses exactly
+    /// the files the full parse refuses: 3000 generated configs × 5 servers.
+    #[test]
+    fn lookup_reads_answer_as_full_reads() {
+        const KEYS: &[&str] = &[
+            "r.example",
+            "https://r.example/v1/",
+            "http://r.example",
+            "other.example:5000",
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "r.ex\\u0061mple",
+        ];
+        const ENTRIES: &[&str] = &[
+            r#"{"auth": "YTpi"}"#,
+            r#"{"auth": "Yzpk", "email": null}"#,
+            r#"{"auth": "!!"}"#,
+            r#"{"auth": ""}"#,
+            r#"{"username": "u", "password": "p"}"#,
+            r#"{}"#,
+            r#"{"identitytoken": "t", "auth": "dTo="}"#,
+            r#"{"auth": 5}"#,
+            r#""text""#,
+            r#"null"#,
+            r#"{"auth": "YTpi", "x": {"y": 1, "y": 2}}"#,
+            r#"{"auth": "YTpi", "auth": "Yzpk"}"#,
+            r#"{"auth": "YTpi", "n": 1e400}"#,
+        ];
+        const EXTRAS: &[&str] = &[
+            "",
+            "",
+            r#", "credsStore": "nothere""#,
+            r#", "credsStore": null"#,
+            r#", "credHelpers": {"r.example": "nothere"}"#,
+            r#", "credHelpers": {"r.example": 5}"#,
+            r#", "credHelpers": {}"#,
+            r#", "currentContext": 1"#,
+            r#", "other": [1, {"a": 1, "a": 2}]"#,
+            r#", "other": {"big": 123456789012345678901234567890}"#,
+            r#", "auths": {}"#,
+        ];
+        const SERVERS: &[&str] = &[
+            "r.example",
+            "other.example:5000/app",
+            "alpine",
+            "nothere.example",
+            "https://r.example/v1/",
+        ];
+        let dir = std::env::temp_dir().join(format!("reglogin-lookup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config.json");
+        let mut choices = Choices(0x2545_f491_4f6c_dd1d);
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..3000 {
+            let entries: Vec<String> = (0..3)
+                .map(|_| format!("\"{}\": {}", choices.pick(KEYS), choices.pick(ENTRIES)))
+                .collect();
+            let auths = match choices.pick(&["object", "object", "object", "null", "absent"]) {
+                "object" => format!("\"auths\": {{{}}}", entries.join(", ")),
+                "null" => "\"auths\": null".to_owned(),
+                _ => "\"x\": 0".to_owned(),
+            };
+            let tail = choices.pick(&["", "", "", " trailing"]);
+            let text = format!(
+                "{{{auths}{}{}}}{tail}",
+                choices.pick(EXTRAS),
+                choices.pick(EXTRAS)
+            );
+            std::fs::write(&path, &text).unwrap();
+            let full = ConfigFile::load(&path);
+            for server in SERVERS {
+                let quick = load_for_server(&path, server);
+                match (&full, &quick) {
+                    (Ok(full), Ok(quick)) => {
+                        let key = registry_key_for(server);
+                        assert_eq!(
+                            choose_store(full, &key),
+                            choose_store(quick, &key),
+                            "{text} / {server}"
+                        );
+                        assert_eq!(
+                            file_lookup(full, &key),
+                            file_lookup(quick, &key),
+                            "{text} / {server}"
+                        );
+                        accepted += 1;
+                    }
+                    (Err(full), Err(quick)) => {
+                        assert_eq!(full.to_string(), quick.to_string(), "{text}");
+                        refused += 1;
+                    }
+                    _ => panic!("one read accepted, the other refused: {text}"),
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(accepted > 1000 && refused > 1000, "{accepted} / {refused}");
+    }
 }

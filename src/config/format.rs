@@ -36,14 +36,19 @@ pub const DOCKER_KEY_ORDER: &[&str] = &[
 
 /// Serialises the document as Go's `json.MarshalIndent(v, "", "\t")` would.
 pub fn to_docker_bytes(document: &Map<String, Value>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    to_docker_bytes_sized(document, 256)
+}
+
+/// As [`to_docker_bytes`], into a buffer of `capacity` bytes to start with (a rewrite is about
+/// the size of the file it replaces).
+pub(super) fn to_docker_bytes_sized(document: &Map<String, Value>, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     document
         .serialize(&mut serializer)
         .expect("serialising a JSON value into memory cannot fail");
-    crate::gojson::escape_like_go(String::from_utf8(out).expect("serde_json writes UTF-8"))
-        .into_bytes()
+    crate::gojson::escape_like_go_bytes(out)
 }
 
 /// Inserts a top-level key where Docker would put it relative to the keys already present: after

@@ -249,7 +249,11 @@ impl ConfigFile {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         if self.document.get("auths").is_some_and(Value::is_object) {
-            return to_docker_bytes(&self.document);
+            let capacity = self
+                .source
+                .as_ref()
+                .map_or(256, |source| source.len() + 256);
+            return format::to_docker_bytes_sized(&self.document, capacity);
         }
         let mut document = self.document.clone();
         // Docker always writes `auths`, first.

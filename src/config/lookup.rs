@@ -31,9 +31,19 @@ impl ConfigFile {
         path: &std::path::Path,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<ConfigFile, super::ConfigError> {
-        let Some(bytes) = super::read_if_present(path)? else {
-            return Ok(ConfigFile::empty(path));
-        };
+        match super::read_if_present(path)? {
+            Some(bytes) => ConfigFile::parse_for_lookup(path, bytes, wanted),
+            None => Ok(ConfigFile::empty(path)),
+        }
+    }
+
+    /// [`ConfigFile::load_for_lookup`] on bytes already read (the fuzz target compares it with
+    /// [`ConfigFile::parse`]).
+    pub fn parse_for_lookup(
+        path: &std::path::Path,
+        bytes: Vec<u8>,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<ConfigFile, super::ConfigError> {
         match scan(&bytes, &wanted) {
             Some(scanned) => {
                 let mut document = Map::new();

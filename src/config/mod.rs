@@ -333,47 +333,33 @@ impl ConfigFile {
     }
 
     fn decode_entry(&self, key: &str) -> Result<Option<Credentials>, ConfigError> {
-        let Some(entry) = self.auths().and_then(|auths| auths.get(key)) else {
+        let Some(value) = self.auths().and_then(|auths| auths.get(key)) else {
             return Ok(None);
         };
-        let field = |name: &str| format!("auths[\"{key}\"]{name}");
-        let entry = entry.as_object().ok_or_else(|| {
-            self.invalid(
-                &field(""),
-                format!("expected an object, found {}", kind(entry)),
-            )
-        })?;
-        let string = |name: &str| -> Result<Option<String>, ConfigError> {
-            match entry.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(text)) => Ok(Some(text.clone())),
-                Some(other) => Err(self.invalid(
-                    &field(&format!(".{name}")),
-                    format!("expected a string, found {}", kind(other)),
-                )),
-            }
+        // The same checks as on load, so the errors are the same; after them every known field
+        // is a string or null and `auth` decodes.
+        self.check_entry(key, value)?;
+        let Some(entry) = value.as_object() else {
+            return Ok(None);
         };
+        let string = |name: &str| entry.get(name).and_then(Value::as_str);
+        let non_empty = |name: &str| string(name).filter(|text| !text.is_empty());
         let mut creds = Credentials::default();
-        if let Some(username) = string("username")? {
-            creds.username = username;
+        if let Some(username) = string("username") {
+            creds.username = username.to_owned();
         }
-        if let Some(password) = string("password")? {
+        if let Some(password) = string("password") {
             creds.password = Secret::new(password);
         }
-        if let Some(auth) = string("auth")?.filter(|auth| !auth.is_empty()) {
-            let (username, password) = decode_auth(&auth)
-                .map_err(|problem| self.invalid(&field(".auth"), problem.to_owned()))?;
+        if let Some(auth) = non_empty("auth") {
+            let (username, password) = decode_auth(auth).map_err(|problem| {
+                self.invalid(&format!("auths[\"{key}\"].auth"), problem.into())
+            })?;
             creds.username = username;
             creds.password = password;
         }
-        creds.identity_token = string("identitytoken")?
-            .filter(|token| !token.is_empty())
-            .map(Secret::new);
-        creds.registry_token = string("registrytoken")?
-            .filter(|token| !token.is_empty())
-            .map(Secret::new);
-        string("email")?;
-        string("serveraddress")?;
+        creds.identity_token = non_empty("identitytoken").map(Secret::new);
+        creds.registry_token = non_empty("registrytoken").map(Secret::new);
         Ok(Some(creds))
     }
 

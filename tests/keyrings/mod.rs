@@ -180,11 +180,11 @@ impl Drop for Scratch {
 }
 
 fn checked(command: &mut Command, stdin: Option<&[u8]>) -> Output {
+    let described = format!("{command:?}");
     let output = run(command, stdin);
     if !output.status.success() {
         panic!(
-            "{:?} failed ({}):\nstdout: {}\nstderr: {}",
-            command,
+            "{described} failed ({}):\nstdout: {}\nstderr: {}",
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
@@ -193,24 +193,12 @@ fn checked(command: &mut Command, stdin: Option<&[u8]>) -> Output {
     output
 }
 
+/// gpg, pass and gnome-keyring can wait on a prompt nobody answers: bounded, as every test run.
+const KEYRING_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn run(command: &mut Command, stdin: Option<&[u8]>) -> Output {
-    command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|err| panic!("starting {:?}: {err}", command.get_program()));
-    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let _ = pipe.write_all(data);
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|err| panic!("waiting for {:?}: {err}", command.get_program()))
+    let taken = std::mem::replace(command, Command::new("true"));
+    crate::common::sandbox::run_with_timeout(taken, stdin, KEYRING_COMMAND_TIMEOUT)
 }
 
 /// The folder name docker-credential-pass gives a server: base64url with `=` padding.

@@ -1,6 +1,7 @@
 //! The command line: flags, prompts, messages and exit codes, as `docker login` / `docker logout`
 //! have them. Library errors are rendered here, once, on stderr.
 
+mod acr;
 mod completions;
 mod ecr;
 mod export;
@@ -52,6 +53,8 @@ enum Command {
     Ecr(ecr::EcrArgs),
     /// Google Container Registry / Artifact Registry: configure credHelpers, print a token
     Gcr(gcr::GcrArgs),
+    /// Azure Container Registry: log in with a service principal, without the Azure CLI
+    Acr(acr::AcrArgs),
     /// reglogin as a docker-credential helper: the protocol actions, and `install`
     Helper(helper::HelperArgs),
     /// Print registries' credentials as a Kubernetes Secret (kubernetes.io/dockerconfigjson)
@@ -127,6 +130,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::List(args) => list::run(args, &config_path),
         Command::Ecr(args) => ecr::run(args, &config_path),
         Command::Gcr(args) => gcr::run(args, &config_path),
+        Command::Acr(args) => acr::run(args, &config_path),
         Command::Helper(args) => helper::run(args, &config_path),
         Command::Export(args) => export::run(args, &config_path),
         Command::Status(args) => status::run(args, &config_path),

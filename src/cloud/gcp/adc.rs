@@ -330,7 +330,7 @@ fn signed_jwt(
     )))
 }
 
-fn form_encode(fields: &[(&str, &str)]) -> String {
+pub(crate) fn form_encode(fields: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (i, (name, value)) in fields.iter().enumerate() {
         if i > 0 {
@@ -355,7 +355,7 @@ fn percent_encode(text: &str) -> String {
     out
 }
 
-fn agent(env: &Env, url: &str, timeout: Duration) -> ureq::Agent {
+pub(crate) fn agent(env: &Env, url: &str, timeout: Duration) -> ureq::Agent {
     let proxy =
         crate::cloud::aws::http::proxy_for(env, url).and_then(|p| ureq::Proxy::new(&p).ok());
     ureq::Agent::config_builder()

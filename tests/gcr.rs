@@ -460,6 +460,14 @@ fn the_metadata_server_answers_when_there_is_no_key_file() {
         "/computeMetadata/v1/instance/service-accounts/default/token"
     );
     assert!(seen[0].refused.is_none(), "{seen:?}");
+
+    // `gcr get-token` prints the same token, from the cache: no second request.
+    let mut command = f.sandbox.cmd(&["gcr", "get-token"]);
+    command.env("GCE_METADATA_HOST", &f.google.addr);
+    let output = run_with_timeout(command, None, Duration::from_secs(30));
+    assert_success(&output);
+    assert_eq!(stdout_of(&output), "ya29.test-1\n");
+    assert_eq!(f.google.seen().len(), 1);
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! Artifact Registry through Google's Application Default Credentials; Azure Container Registry
 //! through an Entra ID service principal.
 //!
-//! Nothing in here runs unless an `ecr` command or an ECR host asks for it, so `login`/`get` for
-//! other registries never pay for AWS (no files read, no clients built).
+//! Nothing in here runs unless a cloud command (`ecr`, `gcr`, `acr`) or one of the provider's
+//! hosts asks for it, so `login`/`get` for other registries never pay for it (no files read, no
+//! clients built).
 
 pub mod aws;
 pub mod azure;

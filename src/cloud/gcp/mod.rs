@@ -20,8 +20,8 @@ use crate::cloud::aws::Env;
 /// The username Google's registries take with an OAuth2 access token as password.
 pub const USERNAME: &str = "oauth2accesstoken";
 
-/// The hosts `gcloud auth configure-docker` writes when given none (checked against gcloud
-/// 5xx: it includes `staging-k8s.gcr.io`).
+/// The hosts `gcloud auth configure-docker` writes when given none, in its order (checked
+/// against the real gcloud by `tests/gcr.rs`; it includes `staging-k8s.gcr.io`).
 pub const DEFAULT_HOSTS: [&str; 6] = [
     "gcr.io",
     "us.gcr.io",

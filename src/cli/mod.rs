@@ -1,9 +1,11 @@
 //! The command line: flags, prompts, messages and exit codes, as `docker login` / `docker logout`
 //! have them. Library errors are rendered here, once, on stderr.
 
+mod acr;
 mod completions;
 mod ecr;
 mod export;
+mod gcr;
 mod get;
 mod helper;
 mod list;
@@ -49,6 +51,10 @@ enum Command {
     List(list::ListArgs),
     /// Amazon ECR: get-login-password and login, without the AWS CLI
     Ecr(ecr::EcrArgs),
+    /// Google Container Registry / Artifact Registry: configure credHelpers, print a token
+    Gcr(gcr::GcrArgs),
+    /// Azure Container Registry: log in with a service principal, without the Azure CLI
+    Acr(acr::AcrArgs),
     /// reglogin as a docker-credential helper: the protocol actions, and `install`
     Helper(helper::HelperArgs),
     /// Print registries' credentials as a Kubernetes Secret (kubernetes.io/dockerconfigjson)
@@ -90,6 +96,14 @@ pub fn run(args: Vec<OsString>) -> i32 {
             .unwrap_or_default();
         return ecr::serve_ecr_helper(action);
     }
+    // Installed as `docker-credential-gcr` or `docker-credential-gcloud`: Google's registries.
+    if program.is_some_and(|name| gcr::HELPER_PROGRAMS.iter().any(|known| name == *known)) {
+        let action = args
+            .get(1)
+            .and_then(|action| action.to_str())
+            .unwrap_or_default();
+        return gcr::serve_gcr_helper(action);
+    }
     // Installed as `docker-credential-reglogin` (`reglogin helper install`): reglogin's own store.
     if program.is_some_and(|name| name == crate::helper_server::HELPER_PROGRAM) {
         return helper::serve_as(if args.len() == 2 {
@@ -115,6 +129,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Get(args) => get::run(args, &config_path),
         Command::List(args) => list::run(args, &config_path),
         Command::Ecr(args) => ecr::run(args, &config_path),
+        Command::Gcr(args) => gcr::run(args, &config_path),
+        Command::Acr(args) => acr::run(args, &config_path),
         Command::Helper(args) => helper::run(args, &config_path),
         Command::Export(args) => export::run(args, &config_path),
         Command::Status(args) => status::run(args, &config_path),

@@ -470,6 +470,29 @@ impl ConfigFile {
             .filter(|name| !name.is_empty())
     }
 
+    /// Names `helper` as the credential helper of `host` in `credHelpers` (as
+    /// `gcloud auth configure-docker` does); the file changes only if the entry differs.
+    pub fn set_cred_helper(&mut self, host: &str, helper: &str) {
+        if self.cred_helper(host) == Some(helper) {
+            return;
+        }
+        if !self
+            .document
+            .get("credHelpers")
+            .is_some_and(Value::is_object)
+        {
+            self.document.remove("credHelpers");
+            format::insert_top_level(&mut self.document, "credHelpers", Value::Object(Map::new()));
+        }
+        let helpers = self
+            .document
+            .get_mut("credHelpers")
+            .and_then(Value::as_object_mut)
+            .expect("credHelpers was just made an object");
+        format::insert_sorted(helpers, host, Value::String(helper.to_owned()));
+        self.changed = true;
+    }
+
     pub fn cred_helpers(&self) -> Vec<(String, String)> {
         self.document
             .get("credHelpers")

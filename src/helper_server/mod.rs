@@ -215,7 +215,7 @@ fn serve_request(
         }
         "get" => {
             let server_url = server_url_of(request)?;
-            let found = match fresh_ecr_token(server_url) {
+            let found = match fresh_ecr_token(server_url).or_else(|| fresh_gcr_token(server_url)) {
                 Some(found) => Some(found),
                 None => backend.get(server_url)?,
             };
@@ -262,6 +262,29 @@ fn fresh_ecr_token(server_url: &str) -> Option<(String, Secret)> {
         Err(err) => {
             eprintln!(
                 "reglogin: no ECR token for {server_url}, using the stored credentials if any: {err}"
+            );
+            None
+        }
+    }
+}
+
+/// For a Google registry host (gcr.io, *.gcr.io, *-docker.pkg.dev), a current access token from
+/// Application Default Credentials, as for ECR: stored credentials are only the fallback.
+fn fresh_gcr_token(server_url: &str) -> Option<(String, Secret)> {
+    if !crate::cloud::gcp::is_google_registry(server_url) {
+        return None;
+    }
+    let env = crate::cloud::aws::Env::from_process();
+    match crate::cloud::gcp::token_for_registry(server_url, &env) {
+        Ok(fetched) => {
+            if let Some(warning) = fetched.warning {
+                eprintln!("reglogin: {warning}");
+            }
+            Some((crate::cloud::gcp::USERNAME.to_owned(), fetched.token.token))
+        }
+        Err(err) => {
+            eprintln!(
+                "reglogin: no Google token for {server_url}, using the stored credentials if any: {err}"
             );
             None
         }

@@ -10,9 +10,7 @@
 //! - `REGLOGIN_ECR_CACHE=off` (or the Go helper's `AWS_ECR_DISABLE_CACHE`) disables it.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -189,11 +187,8 @@ impl TokenCache {
                 expires_at: time::unix_seconds(expires_at),
             },
         );
-        let mut bytes =
-            serde_json::to_vec_pretty(&file).expect("serialising the cache cannot fail");
-        let result = write_atomically(dir, &bytes);
-        bytes.zeroize();
-        result.map_err(|err| {
+        let bytes = serde_json::to_vec_pretty(&file).expect("serialising the cache cannot fail");
+        crate::cloud::write_private_cache(dir, FILE_NAME, bytes).map_err(|err| {
             format!(
                 "cannot write the ECR token cache in {}: {err}",
                 dir.display()
@@ -230,31 +225,6 @@ impl TokenCache {
             })
             .collect()
     }
-}
-
-fn write_atomically(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |since| since.subsec_nanos());
-    let temp = dir.join(format!(".{FILE_NAME}.{}.{nanos}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, dir.join(FILE_NAME))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -385,12 +385,9 @@ impl Sandbox {
 
     pub fn run_program(&self, program: &Path, args: &[&str], stdin: &str) -> Output {
         let mut child = self.command(program).args(args).spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        // A program that answers and exits before reading all of stdin makes this write fail
+        // (EPIPE); its output and status are what the tests check.
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
         child.wait_with_output().unwrap()
     }
 

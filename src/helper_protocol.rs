@@ -72,9 +72,46 @@ impl WireCredentials {
     }
 }
 
+/// Parses a `store` request. serde's messages can quote the offending value (`invalid type:
+/// string "hunter2"`), which here may be the secret, so only the place is kept.
+pub fn parse_store_request(text: &str) -> Result<WireCredentials, String> {
+    serde_json::from_str(text).map_err(|err| {
+        format!(
+            "cannot parse the credentials: invalid credentials JSON (line {}, column {})",
+            err.line(),
+            err.column()
+        )
+    })
+}
+
+/// A helper's stdin (a server URL, or a `store` request holding a secret), read without leaving
+/// unwiped copies behind.
+pub fn read_helper_input(input: &mut dyn std::io::Read) -> Result<Secret, String> {
+    /// More than any request a client sends.
+    const MAX_INPUT: u64 = 1 << 20;
+    crate::secret::read_secret(input, MAX_INPUT).map_err(|err| format!("cannot read stdin: {err}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_store_request_does_not_quote_the_secret() {
+        for request in [
+            r#""hunter2""#,
+            r#"{"ServerURL": "r", "Secret": ["hunter2"]}"#,
+        ] {
+            let message = parse_store_request(request).err().unwrap();
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(message.contains("line 1"), "{message}");
+        }
+        // What serde itself says, and why its text is not passed on:
+        let raw = serde_json::from_str::<WireCredentials>(r#""hunter2""#)
+            .err()
+            .unwrap();
+        assert!(raw.to_string().contains("hunter2"), "{raw}");
+    }
 
     #[test]
     fn identity_tokens_travel_as_the_token_user() {

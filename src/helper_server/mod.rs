@@ -202,8 +202,8 @@ fn serve_request(
 ) -> Result<(), HelperError> {
     match action {
         "store" => {
-            let wire: WireCredentials = serde_json::from_str(request.expose())
-                .map_err(|err| HelperError::BadInput(format!("invalid credentials JSON: {err}")))?;
+            let wire = crate::helper_protocol::parse_store_request(request.expose())
+                .map_err(HelperError::BadInput)?;
             if wire.server_url.is_empty() {
                 return Err(HelperError::MissingServerUrl);
             }

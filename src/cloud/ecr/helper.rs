@@ -53,11 +53,9 @@ pub fn serve(
 }
 
 fn read_input(input: &mut dyn Read) -> Result<String, String> {
-    let mut text = String::new();
-    input
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    Ok(text)
+    Ok(crate::helper_protocol::read_helper_input(input)?
+        .expose()
+        .to_owned())
 }
 
 fn get(
@@ -112,9 +110,8 @@ fn ignores_storage(env: &Env) -> bool {
 /// `store` keeps nothing: ECR tokens come from AWS. As the Go helper, it fails with
 /// `not implemented` unless `AWS_ECR_IGNORE_CREDS_STORAGE=true` asks it to accept and drop.
 fn store(input: &mut dyn Read, _out: &mut dyn Write, env: &Env) -> Result<(), String> {
-    let text = read_input(input)?;
-    let wire: WireCredentials =
-        serde_json::from_str(&text).map_err(|e| format!("cannot parse the credentials: {e}"))?;
+    let text = crate::helper_protocol::read_helper_input(input)?;
+    let wire = crate::helper_protocol::parse_store_request(text.expose())?;
     if wire.server_url.is_empty() {
         return Err(NO_SERVER_URL.to_owned());
     }

@@ -61,11 +61,9 @@ pub fn serve(
 }
 
 fn read_input(input: &mut dyn Read) -> Result<String, String> {
-    let mut text = String::new();
-    input
-        .read_to_string(&mut text)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    Ok(text)
+    Ok(crate::helper_protocol::read_helper_input(input)?
+        .expose()
+        .to_owned())
 }
 
 fn get(
@@ -107,9 +105,8 @@ fn get(
 
 /// `store` checks the request and drops it: Google's tokens are not stored.
 fn store(input: &mut dyn Read) -> Result<(), String> {
-    let text = crate::secret::Secret::new(read_input(input)?);
-    let wire: WireCredentials = serde_json::from_str(text.expose())
-        .map_err(|e| format!("cannot parse the credentials: {e}"))?;
+    let text = crate::helper_protocol::read_helper_input(input)?;
+    let wire = crate::helper_protocol::parse_store_request(text.expose())?;
     if wire.server_url.is_empty() {
         return Err(NO_SERVER_URL.to_owned());
     }
